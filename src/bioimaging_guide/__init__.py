@@ -1,0 +1,23 @@
+"""Helpers shared by the notebooks of *AI in Microscopy: A BioImaging Guide*.
+
+The notebooks stay short and readable: everything they would otherwise copy
+from one another (loading the book's datasets by name, evaluating
+segmentations, plotting overlays, the book's small neural networks) lives in
+this package, where it is documented and tested.
+
+Modules
+-------
+data
+    Named, hash-checked datasets (DSB 2018 nuclei, GigaDB low/high-SNR pairs,
+    a mitosis time-lapse, a BBBC022 field).
+evaluation
+    Segmentation metrics: IoU, matching, precision/recall/F1, average
+    precision, panoptic quality, error breakdowns, bootstrap intervals.
+repo
+    The book's repository URL and everything derived from it (Colab links,
+    notebook badges, citation metadata).
+"""
+
+__version__ = "0.1.0"
+
+__all__ = ["__version__"]

@@ -1,0 +1,226 @@
+"""The book checks (tests/bookcheck.py) on the real book, and on broken fixtures.
+
+Every kind of check is shown to fail, with the right file and line, on a small
+book that is valid except for one deliberate defect.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+sys.path.insert(0, str(Path(__file__).parent))
+from bookcheck import check_book, chapter_list, load_quarto  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+REPO_URL = "https://github.com/example-org/example-book"
+COLAB = "https://colab.research.google.com/github/example-org/example-book/blob/main/notebooks/chapter1_demo.ipynb"
+PNG_1PX = base64.b64encode(
+    bytes.fromhex(
+        "89504e470d0a1a0a0000000d49484452000000010000000108000000003a7e9b55"
+        "0000000a49444154789c6360000000020001e221bc330000000049454e44ae426082"
+    )
+).decode()
+
+
+# ----------------------------------------------------------------------------- the real book
+
+def test_real_book_passes_all_checks():
+    problems = check_book(ROOT)
+    assert not problems, "book checks failed:\n" + "\n".join(map(str, problems))
+
+
+def test_real_book_structure():
+    cfg = load_quarto(ROOT)
+    assert cfg["book"]["title"] == "AI in Microscopy: A BioImaging Guide"
+    chapters = chapter_list(cfg)
+    assert chapters[0] == "index.qmd" and chapters[-2:] == ["glossary.qmd", "references.qmd"]
+    numbered = [c for c in chapters if c.startswith("chapters/")]
+    assert [int(Path(c).name[:2]) for c in numbered] == list(range(1, 12))
+    parts = [p["part"] for p in cfg["book"]["chapters"] if isinstance(p, dict)]
+    assert parts == ["Getting Started with AI", "Image Acquisition", "Image Analysis"]
+    html, pdf = cfg["format"]["html"], cfg["format"]["pdf"]
+    assert html["code-copy"] and "light" in html["theme"] and "dark" in html["theme"]
+    assert cfg["book"]["repo-actions"] == ["edit", "issue"] and cfg["book"]["downloads"] == ["pdf"]
+    assert cfg["execute"]["freeze"] == "auto" and (ROOT / cfg["csl"]).is_file()
+    assert pdf is not None
+    views = {v["notebook"]: v["url"] for v in html["notebook-view"]}
+    assert set(views) == {p.relative_to(ROOT).as_posix() for p in (ROOT / "notebooks").glob("*.ipynb")}
+    assert all(u.startswith("https://colab.research.google.com/github/") for u in views.values())
+
+
+def test_every_chapter_has_outline_callout_and_sections():
+    for qmd in sorted((ROOT / "chapters").glob("*.qmd")):
+        text = qmd.read_text(encoding="utf-8")
+        assert re.search(r'^::: \{\.callout-note title="Chapter outline"\}', text, re.M), qmd.name
+        assert len(re.findall(r"^## .*\{#sec-", text, re.M)) >= 4, qmd.name
+
+
+# ----------------------------------------------------------------------------- fixture book
+
+def notebook_json(badge_url=COLAB, counts=(1, 2), install=True, image=True, fig_alt=True, label="fig-demo"):
+    opts = [f"#| label: {label}\n", "#| fig-cap: \"A demo figure.\"\n"]
+    if fig_alt:
+        opts.append("#| fig-alt: \"A single grey pixel.\"\n")
+    out = [{"output_type": "display_data", "metadata": {}, "data": {"image/png": PNG_1PX, "text/plain": ["<Figure>"]}}]
+    install_src = ["import sys\n", "if \"google.colab\" in sys.modules:\n",
+                   f"    import subprocess; subprocess.run([sys.executable, '-m', 'pip', 'install', 'bioimaging-guide @ git+{REPO_URL}@main'])\n"]
+    cells = [
+        {"cell_type": "markdown", "metadata": {}, "source": ["# Demo\n", "\n", f"[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]({badge_url})\n"]},
+        {"cell_type": "code", "execution_count": counts[0], "metadata": {}, "outputs": [],
+         "source": install_src if install else ["import sys\n"]},
+        {"cell_type": "code", "execution_count": counts[1], "metadata": {}, "outputs": out if image else [],
+         "source": opts + ["print('figure')\n"]},
+    ]
+    return {"cells": cells, "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+
+
+CHAPTER = """\
+# Demo chapter {#sec-demo}
+
+*A subtitle.*
+
+::: {.callout-note title="Chapter outline"}
+- What this is.
+:::
+
+## First section {#sec-demo-first}
+
+As @fig-demo shows, and as discussed in @sec-demo-first, images help [@doe2020demo].
+The {{< glossary IoU >}} and {{< glossary "ground truth" display="GT" >}} matter.
+
+{{< embed ../notebooks/chapter1_demo.ipynb#fig-demo >}}
+
+![A local picture of a cell.](cell.png){#fig-local}
+
+See @fig-local.
+"""
+
+
+@pytest.fixture
+def book(tmp_path: Path) -> Path:
+    (tmp_path / "chapters").mkdir()
+    (tmp_path / "notebooks").mkdir()
+    (tmp_path / "_quarto.yml").write_text(
+        "project:\n  type: book\n"
+        f"book:\n  title: Demo\n  repo-url: {REPO_URL}\n"
+        "  chapters:\n    - index.qmd\n    - chapters/01-demo.qmd\n"
+        "bibliography: references.bib\n"
+        "format:\n  html:\n    notebook-view:\n"
+        "    # BEGIN notebook-view (generated by: python -m bioimaging_guide.repo sync)\n"
+        "      - notebook: notebooks/chapter1_demo.ipynb\n"
+        '        title: "Demo"\n'
+        f"        url: {COLAB}\n"
+        "    # END notebook-view\n",
+        encoding="utf-8",
+    )
+    (tmp_path / "index.qmd").write_text("# Welcome {.unnumbered}\n\nHello.\n", encoding="utf-8")
+    (tmp_path / "chapters" / "01-demo.qmd").write_text(CHAPTER, encoding="utf-8")
+    (tmp_path / "notebooks" / "chapter1_demo.ipynb").write_text(json.dumps(notebook_json()), encoding="utf-8")
+    (tmp_path / "references.bib").write_text(
+        "@article{doe2020demo,\n  title = {Demo},\n  author = {Doe, Jane},\n  year = {2020},\n  doi = {10.1000/demo}\n}\n",
+        encoding="utf-8",
+    )
+    (tmp_path / "glossary.yml").write_text(
+        "- term: Intersection over union\n  aliases: [IoU]\n  definition: Overlap divided by union.\n"
+        "- term: Ground truth\n  definition: The reference answer.\n",
+        encoding="utf-8",
+    )
+    return tmp_path
+
+
+def test_fixture_book_is_valid(book):
+    assert check_book(book) == []
+
+
+def edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text(encoding="utf-8")
+    assert old in text, f"fixture does not contain {old!r}"
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+
+
+CH = "chapters/01-demo.qmd"
+BROKEN = {
+    # name: (mutation, expected file, expected line, message fragment)
+    "missing chapter file": (lambda b: (b / CH).rename(b / "chapters" / "01-other.qmd"),
+                             "_quarto.yml", None, "'chapters/01-demo.qmd' is listed but does not exist"),
+    "unlisted chapter": (lambda b: (b / "chapters" / "02-extra.qmd").write_text("# Extra {#sec-extra}\n"),
+                         "chapters/02-extra.qmd", 1, "not listed in _quarto.yml"),
+    "chapter without sec id": (lambda b: edit(b / CH, "# Demo chapter {#sec-demo}", "# Demo chapter"),
+                               CH, 1, "needs a {#sec-…} id"),
+    "unresolved figure reference": (lambda b: edit(b / CH, "See @fig-local.", "See @fig-missing."),
+                                    CH, 18, "'@fig-missing' does not resolve"),
+    "unresolved section reference": (lambda b: edit(b / CH, "@sec-demo-first", "@sec-nowhere"),
+                                     CH, 11, "'@sec-nowhere' does not resolve"),
+    "unresolved equation reference": (lambda b: edit(b / CH, "See @fig-local.", "See @eq-energy."),
+                                      CH, 18, "'@eq-energy' does not resolve"),
+    "unresolved table reference": (lambda b: edit(b / CH, "See @fig-local.", "See @tbl-results."),
+                                   CH, 18, "'@tbl-results' does not resolve"),
+    "missing citation": (lambda b: edit(b / CH, "[@doe2020demo]", "[@smith2021missing]"),
+                         CH, 11, "'@smith2021missing' is not in references.bib"),
+    "unknown glossary term": (lambda b: edit(b / CH, "{{< glossary IoU >}}", "{{< glossary frobnication >}}"),
+                              CH, 12, "glossary term 'frobnication' is not in glossary.yml"),
+    "embed of missing notebook": (lambda b: edit(b / CH, "chapter1_demo.ipynb#fig-demo >}}", "chapter1_nope.ipynb#fig-demo >}}"),
+                                  CH, 14, "'../notebooks/chapter1_nope.ipynb' does not exist"),
+    "embed of missing cell": (lambda b: edit(b / CH, "#fig-demo >}}", "#fig-other >}}"),
+                              CH, 14, "has no cell labelled 'fig-other'"),
+    "embed without stored image": (lambda b: (b / "notebooks" / "chapter1_demo.ipynb").write_text(json.dumps(notebook_json(image=False))),
+                                   CH, 14, "has no stored image output"),
+    "embed without alt text": (lambda b: (b / "notebooks" / "chapter1_demo.ipynb").write_text(json.dumps(notebook_json(fig_alt=False))),
+                               CH, 14, "has no fig-alt"),
+    "image without alt text": (lambda b: edit(b / CH, "![A local picture of a cell.](cell.png)", "![](cell.png)"),
+                               CH, 16, "image 'cell.png' has no alt text"),
+    "unclosed fenced div": (lambda b: edit(b / CH, "- What this is.\n:::\n", "- What this is.\n"),
+                            CH, 5, "is never closed"),
+    "stray div closer": (lambda b: edit(b / CH, "See @fig-local.\n", "See @fig-local.\n:::\n"),
+                         CH, 19, "closes a fenced div that was never opened"),
+    "unknown callout type": (lambda b: edit(b / CH, ".callout-note", ".callout-danger"),
+                             CH, 5, "'.callout-danger' is not a Quarto callout"),
+    "badly named notebook": (lambda b: shutil.copy(b / "notebooks" / "chapter1_demo.ipynb", b / "notebooks" / "Demo Notebook.ipynb"),
+                             "notebooks/Demo Notebook.ipynb", 1, "notebooks are named chapterN_topic.ipynb"),
+    "badge for another repository": (lambda b: (b / "notebooks" / "chapter1_demo.ipynb").write_text(
+        json.dumps(notebook_json(badge_url=COLAB.replace("example-org", "someone-else")))),
+        "notebooks/chapter1_demo.ipynb", 1, "the Colab badge does not point at"),
+    "no Colab install cell": (lambda b: (b / "notebooks" / "chapter1_demo.ipynb").write_text(json.dumps(notebook_json(install=False))),
+                              "notebooks/chapter1_demo.ipynb", 1, "exactly one install cell guarded by 'google.colab'"),
+    "out-of-order execution counts": (lambda b: (b / "notebooks" / "chapter1_demo.ipynb").write_text(json.dumps(notebook_json(counts=(3, 2)))),
+                                      "notebooks/chapter1_demo.ipynb", 1, "not 1..N"),
+    "unexecuted notebook": (lambda b: (b / "notebooks" / "chapter1_demo.ipynb").write_text(json.dumps(notebook_json(counts=(None, None), image=False))),
+                            "notebooks/chapter1_demo.ipynb", 1, "never run"),
+    "notebook missing from notebook-view": (lambda b: edit(b / "_quarto.yml", "notebook: notebooks/chapter1_demo.ipynb", "notebook: notebooks/chapter9_gone.ipynb"),
+                                            "_quarto.yml", 1, "notebook-view block does not list every notebook"),
+    "duplicate label": (lambda b: edit(b / CH, "See @fig-local.", "![Another cell.](b.png){#fig-local}\n\nSee @fig-local."),
+                        CH, 18, "label 'fig-local' is defined twice"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(BROKEN))
+def test_check_fails_on_broken_fixture(book, name):
+    mutate, file, line, fragment = BROKEN[name]
+    mutate(book)
+    problems = check_book(book)
+    hits = [p for p in problems if fragment in p.message]
+    assert hits, f"{name}: expected a problem containing {fragment!r}, got:\n" + "\n".join(map(str, problems))
+    assert hits[0].file == file, hits[0]
+    if line is not None:
+        assert hits[0].line == line, hits[0]
+
+
+def test_code_blocks_are_ignored(book):
+    edit(book / CH, "See @fig-local.\n", "See @fig-local.\n\n```\n:::\n{{< glossary nonsense >}}\n```\n")
+    assert check_book(book) == []
+
+
+def test_cli_reports_problems_and_exit_code(book):
+    edit(book / CH, "[@doe2020demo]", "[@nobody2000none]")
+    res = subprocess.run([sys.executable, str(ROOT / "tests" / "bookcheck.py"), str(book)], capture_output=True, text=True)
+    assert res.returncode == 1
+    assert "chapters/01-demo.qmd:11: citation '@nobody2000none' is not in references.bib" in res.stdout
