@@ -183,30 +183,27 @@ def bib_keys(path: Path) -> set[str]:
     return set(re.findall(r"^\s*@\w+\s*\{\s*([^,\s]+)\s*,", text, flags=re.M))
 
 
-def glossary_index(path: Path) -> dict[str, str]:
-    """Lower-cased term and alias -> canonical term, as the glossary extension looks them up."""
-    if not path.exists():
-        return {}
-    data = yaml.safe_load(path.read_text(encoding="utf-8")) or []
-    if isinstance(data, dict):  # tolerate {terms: [...]}
-        data = data.get("terms", [])
-    index = {}
-    for entry in data:
-        term = str(entry.get("term", "")).strip()
-        for name in [term, *[str(a) for a in entry.get("aliases", []) or []]]:
-            index[name.strip().lower()] = term
-    return index
+HERE = Path(__file__).resolve().parent
+GLOSSARY_HARNESS = HERE / "glossary_fixtures" / "harness.lua"
 
 
-def glossary_lookup(index: dict[str, str], term: str) -> str | None:
-    """Case-insensitive lookup with a simple plural fallback (``terms`` -> ``term``)."""
-    key = " ".join(term.split()).lower()
-    if key in index:
-        return index[key]
-    for cand in (key[:-1] if key.endswith("s") else None, key + "s"):
-        if cand and cand in index:
-            return index[cand]
-    return None
+def resolve_glossary_terms(root: Path, terms: list[str]) -> tuple[dict[str, str], str | None]:
+    """Resolve glossary terms with the real extension (``_extensions/glossary/glossary.lua``).
+
+    The lookup rules (case, dashes, plural endings, aliases) live only in the
+    Lua extension; this runs it under ``pandoc lua`` with a stub of Quarto's
+    API. Returns ``({term: canonical term or ""}, error message or None)``.
+    """
+    lua = root / "_extensions" / "glossary" / "glossary.lua"
+    if not lua.is_file():
+        lua = HERE.parent / "_extensions" / "glossary" / "glossary.lua"
+    spec = {"lua_file": str(lua), "format": "html", "project_dir": str(root), "offset": ".",
+            "calls": [], "lookups": sorted(set(terms))}
+    res = subprocess.run([pandoc_path(), "lua", str(GLOSSARY_HARNESS), json.dumps(spec)],
+                         capture_output=True, text=True, check=False)
+    if res.returncode != 0:
+        return {}, res.stderr.strip().splitlines()[-1] if res.stderr.strip() else "pandoc lua failed"
+    return json.loads(res.stdout)["lookups"], None
 
 
 def load_notebook(path: Path) -> dict:
@@ -256,7 +253,7 @@ class BookChecker:
         self.problems: list[Problem] = []
         self.cfg = load_quarto(self.root)
         self.keys = bib_keys(self.root / str(self.cfg.get("bibliography", "references.bib")))
-        self.glossary = glossary_index(self.root / "glossary.yml")
+        self.glossary_uses: list[tuple[Path, int, str]] = []
         self.labels: dict[str, str] = {}  # label -> where defined
         self.pending_refs: list[tuple[str, int, str]] = []
         self.repo = None
@@ -395,9 +392,18 @@ class BookChecker:
         if not args:
             self.add(path, line, "glossary shortcode without a term")
             return
-        term = " ".join(args)
-        if glossary_lookup(self.glossary, term) is None:
-            self.add(path, line, f"glossary term '{term}' is not in glossary.yml (add it there, or fix the spelling)")
+        self.glossary_uses.append((path, line, " ".join(args)))
+
+    def check_glossary_terms(self) -> None:
+        if not self.glossary_uses:
+            return
+        found, error = resolve_glossary_terms(self.root, [t for _, _, t in self.glossary_uses])
+        if error:
+            self.add(self.root / "glossary.yml", 1, f"the glossary extension cannot load glossary.yml: {error}")
+            return
+        for path, line, term in self.glossary_uses:
+            if not found.get(term):
+                self.add(path, line, f"glossary term '{term}' is not in glossary.yml (add it there, or fix the spelling)")
 
     def check_embed(self, path: Path, line: int, raw: str) -> None:
         target = raw.split()[0] if raw else ""
@@ -491,6 +497,7 @@ class BookChecker:
             self.check_notebook(nb)
         for f in files:
             self.check_qmd(f)
+        self.check_glossary_terms()
         for file, line, ref in self.pending_refs:
             if ref not in self.labels:
                 self.add(Path(file), line, f"cross-reference '@{ref}' does not resolve to any label in the book or its embedded cells")

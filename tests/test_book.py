@@ -168,6 +168,9 @@ BROKEN = {
                          CH, 11, "'@smith2021missing' is not in references.bib"),
     "unknown glossary term": (lambda b: edit(b / CH, "{{< glossary IoU >}}", "{{< glossary frobnication >}}"),
                               CH, 12, "glossary term 'frobnication' is not in glossary.yml"),
+    "malformed glossary.yml": (lambda b: (b / "glossary.yml").write_text(
+        "- term: IoU\n  definition: One.\n- term: iou\n  definition: Two.\n"),
+        "glossary.yml", 1, "the glossary extension cannot load glossary.yml"),
     "embed of missing notebook": (lambda b: edit(b / CH, "chapter1_demo.ipynb#fig-demo >}}", "chapter1_nope.ipynb#fig-demo >}}"),
                                   CH, 14, "'../notebooks/chapter1_nope.ipynb' does not exist"),
     "embed of missing cell": (lambda b: edit(b / CH, "#fig-demo >}}", "#fig-other >}}"),
