@@ -13,6 +13,14 @@ data
 evaluation
     Segmentation metrics: IoU, matching, precision/recall/F1, average
     precision, panoptic quality, error breakdowns, bootstrap intervals.
+segmentation
+    The classical baseline (Otsu threshold + distance-transform watershed).
+uncertainty
+    Test-time augmentation to flag uncertain objects of any method.
+stats
+    Effect sizes and power simulations ("is it good enough for my question?").
+plotting
+    Colour-blind-safe overlays of true/false positives and negatives.
 repo
     The book's repository URL and everything derived from it (Colab links,
     notebook badges, citation metadata).
