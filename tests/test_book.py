@@ -72,7 +72,7 @@ def notebook_json(badge_url=COLAB, counts=(1, 2), install=True, image=True, fig_
         opts.append("#| fig-alt: \"A single grey pixel.\"\n")
     out = [{"output_type": "display_data", "metadata": {}, "data": {"image/png": PNG_1PX, "text/plain": ["<Figure>"]}}]
     install_src = ["import sys\n", "if \"google.colab\" in sys.modules:\n",
-                   f"    import subprocess; subprocess.run([sys.executable, '-m', 'pip', 'install', 'bioimaging-guide @ git+{REPO_URL}@main'])\n"]
+                   f"    import subprocess; subprocess.run([sys.executable, '-m', 'pip', 'install', 'bioimaging-guide[dl] @ git+{REPO_URL}@main'])\n"]
     cells = [
         {"cell_type": "markdown", "metadata": {}, "source": ["# Demo\n", "\n", f"[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]({badge_url})\n"]},
         {"cell_type": "code", "execution_count": counts[0], "metadata": {}, "outputs": [],

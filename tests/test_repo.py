@@ -45,7 +45,7 @@ def test_changing_the_url_once_is_detected_and_synced(book):
     assert repo.problems(book) == []
     nb = json.loads(next((book / "notebooks").glob("*.ipynb")).read_text())
     assert "new-org/new-book" in "".join(nb["cells"][0]["source"])
-    assert "git+https://github.com/new-org/new-book@main" in "".join(nb["cells"][1]["source"])
+    assert "bioimaging-guide[dl] @ git+https://github.com/new-org/new-book@main" in "".join(nb["cells"][1]["source"])
 
 
 def test_new_notebook_scaffold(book):

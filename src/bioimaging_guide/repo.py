@@ -53,8 +53,12 @@ class Repo:
 
     @property
     def pip_spec(self) -> str:
-        """What Colab installs: this package, with its dependencies, from the repository."""
-        return f"bioimaging-guide @ git+{self.url}@{self.branch}"
+        """What Colab installs: this package with its deep-learning extra, from the repository.
+
+        Colab already provides TensorFlow and PyTorch; the ``dl`` extra adds
+        StarDist, CSBDeep, Cellpose and BM3D at the versions the book is tested with.
+        """
+        return f"bioimaging-guide[dl] @ git+{self.url}@{self.branch}"
 
 
 def find_root(start: str | Path | None = None) -> Path:
