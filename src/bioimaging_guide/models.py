@@ -96,6 +96,19 @@ def normalize_percentile(image: np.ndarray, low: float = 1.0, high: float = 99.8
     return ((image - lo) / np.maximum(hi - lo, 1e-6)).astype(np.float32)
 
 
+def pad_to_size(x: np.ndarray, y: np.ndarray, size: Sequence[int]):
+    """Pad an image (with its minimum) and its labels (with 0) to at least ``size`` pixels per axis.
+
+    StarDist draws training patches of a fixed size; images smaller than the
+    patch (some DSB images are 161 pixels wide) are padded with background.
+    """
+    pad = [(0, max(0, int(s) - n)) for s, n in zip(size, x.shape[:2])]
+    if not any(p[1] for p in pad):
+        return x, y
+    x = np.pad(x, pad + [(0, 0)] * (x.ndim - 2), constant_values=float(np.min(x)))
+    return x, np.pad(y, pad, constant_values=0)
+
+
 def augment(x: np.ndarray, y: np.ndarray, rng: np.random.Generator | None = None):
     """Random flips and 90° rotations (image and labels), intensity scaling and noise (image only)."""
     rng = np.random.default_rng() if rng is None else rng
@@ -151,6 +164,8 @@ def train_stardist(out_dir: str | Path, name: str = "stardist-dsb2018", epochs: 
     xt, yt, xv, yv = training_data() if data is None else data
     yt = [fill_label_holes(y) for y in yt]
     yv = [fill_label_holes(y) for y in yv]
+    patch = tuple((config.get("train_patch_size") or (128, 128)))
+    xt, yt = zip(*[pad_to_size(x, y, patch) for x, y in zip(xt, yt)])
     rng = np.random.default_rng(seed)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -174,6 +189,7 @@ def train_stardist(out_dir: str | Path, name: str = "stardist-dsb2018", epochs: 
         with _quiet(not verbose):
             model.optimize_thresholds(xv, yv, optimize_kwargs={"tol": 1e-2, "maxiter": 20})
     seconds = time.perf_counter() - start
+    (out_dir / name / "weights_last.h5").unlink(missing_ok=True)  # keep only the best weights (size limit)
     return model, {k: [float(v) for v in vals] for k, vals in history.history.items()}, seconds
 
 
