@@ -29,6 +29,7 @@ import os
 import platform
 import random
 import shutil
+import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -123,13 +124,26 @@ def augment(x: np.ndarray, y: np.ndarray, rng: np.random.Generator | None = None
 
 @contextlib.contextmanager
 def _quiet(enabled: bool = True):
-    """Silence the per-step progress output of Keras/StarDist/Cellpose (stdout and stderr)."""
+    """Silence progress bars and library chatter (Keras, StarDist, Cellpose, TensorFlow's C++ log).
+
+    Python-level output is captured; the process-level standard error is sent
+    to /dev/null for the duration, because TensorFlow logs from C++.
+    """
     if not enabled:
         yield
         return
     sink = io.StringIO()
-    with contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
-        yield
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    try:
+        with contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
 
 
 # --------------------------------------------------------------------------- StarDist
@@ -157,8 +171,9 @@ def train_stardist(out_dir: str | Path, name: str = "stardist-dsb2018", epochs: 
     ``init_from`` (a shipped model name or a model folder) starts from trained
     weights instead of random ones: fine-tuning / transfer learning.
     """
-    from stardist import fill_label_holes
-    from stardist.models import StarDist2D
+    with _quiet(not verbose):
+        from stardist import fill_label_holes
+        from stardist.models import StarDist2D
 
     seed_everything(seed)
     xt, yt, xv, yv = training_data() if data is None else data
@@ -172,7 +187,8 @@ def train_stardist(out_dir: str | Path, name: str = "stardist-dsb2018", epochs: 
     if init_from is not None:
         source = Path(init_from) if Path(init_from).is_dir() else shipped_models_dir() / str(init_from)
         shutil.copytree(source, out_dir / name, dirs_exist_ok=True)
-        model = StarDist2D(None, name=name, basedir=str(out_dir))
+        with _quiet(not verbose):
+            model = StarDist2D(None, name=name, basedir=str(out_dir))
         model.config.train_epochs, model.config.train_steps_per_epoch = epochs, steps_per_epoch
         model.config.train_tensorboard = False
         if learning_rate is not None:
@@ -298,9 +314,12 @@ def load_model(name_or_path: str | Path) -> SegmentationModel:
 
 
 def _load_stardist(path: Path) -> SegmentationModel:
-    from stardist.models import StarDist2D
+    with _quiet():
+        import tensorflow as tf
+        from stardist.models import StarDist2D
 
-    model = StarDist2D(None, name=path.name, basedir=str(path.parent))
+        tf.get_logger().setLevel("ERROR")  # no retracing warnings when image sizes vary
+        model = StarDist2D(None, name=path.name, basedir=str(path.parent))
 
     def predict(x):
         n_tiles = tuple(max(1, int(np.ceil(s / 1024))) for s in x.shape)
