@@ -57,3 +57,19 @@ def test_new_notebook_scaffold(book):
         repo.new_notebook(book, "Chapter 5", "bad")
     with pytest.raises(FileExistsError):
         repo.new_notebook(book, "chapter5_training_data", "again")
+
+
+def test_welcome_bibtex_matches_citation_cff():
+    import re
+
+    import yaml
+
+    cff = yaml.safe_load((ROOT / "CITATION.cff").read_text())
+    text = (ROOT / "index.qmd").read_text()
+    block = re.search(r"```bibtex\n(.*?)```", text, re.S).group(1)
+    fields = dict(re.findall(r"(\w+)\s*=\s*\{+([^{}]*)\}+", block))
+    assert fields["title"] == cff["title"]
+    assert fields["author"] == cff["authors"][0]["name"]
+    assert fields["year"] == str(cff["date-released"])[:4]
+    assert fields["version"] == cff["version"]
+    assert fields["url"] == cff["url"]

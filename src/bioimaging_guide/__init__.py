@@ -13,6 +13,9 @@ data
 evaluation
     Segmentation metrics: IoU, matching, precision/recall/F1, average
     precision, panoptic quality, error breakdowns, bootstrap intervals.
+counting
+    Nuclei counting (chapter 3): the corrected counter, synthetic test
+    images with a known number of nuclei, and count-agreement summaries.
 segmentation
     The classical baseline (Otsu threshold + distance-transform watershed).
 uncertainty
