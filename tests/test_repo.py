@@ -49,14 +49,14 @@ def test_changing_the_url_once_is_detected_and_synced(book):
 
 
 def test_new_notebook_scaffold(book):
-    path = repo.new_notebook(book, "chapter5_training_data", "Training data")
+    path = repo.new_notebook(book, "chapter5_scaffold_example", "Scaffold example")
     nb = json.loads(path.read_text())
     assert "colab-badge" in "".join(nb["cells"][0]["source"])
     assert "google.colab" in "".join(nb["cells"][1]["source"])
     with pytest.raises(ValueError, match="chapter5_training_data"):
         repo.new_notebook(book, "Chapter 5", "bad")
     with pytest.raises(FileExistsError):
-        repo.new_notebook(book, "chapter5_training_data", "again")
+        repo.new_notebook(book, "chapter5_scaffold_example", "again")
 
 
 def test_welcome_bibtex_matches_citation_cff():
