@@ -24,6 +24,19 @@ stats
     Effect sizes and power simulations ("is it good enough for my question?").
 plotting
     Colour-blind-safe overlays of true/false positives and negatives.
+noise
+    Camera noise models: photon transfer curves estimated from single
+    images, the generalised Anscombe transform, pixel-noise correlation.
+restoration
+    The chapter 6 denoising benchmark: tiles split by region, classical
+    denoisers, BM3D, CARE training/loading, PSNR/SSIM after normalisation.
+unet
+    A small, readable U-Net in PyTorch (used by Noise2Void and chapter 4).
+n2v
+    Noise2Void: blind-spot masking, masked loss and training, in PyTorch.
+optics
+    Scalar Fourier optics for sensorless adaptive optics: Zernike modes,
+    PSFs, aberrated images, a modal search and a small CNN estimator.
 repo
     The book's repository URL and everything derived from it (Colab links,
     notebook badges, citation metadata).

@@ -1,0 +1,273 @@
+"""Noise2Void in a few readable steps: learn to denoise from noisy images alone.
+
+Noise2Void (Krull, Buchholz & Jug 2019) rests on two facts about many
+microscopy images:
+
+1. the *signal* at a pixel can be guessed from the pixels around it, because
+   structures are larger than a pixel;
+2. the *noise* at a pixel cannot, because it is independent from pixel to
+   pixel (shot noise and read noise are).
+
+So train a network to predict each pixel's value **from its surroundings
+only**. It cannot learn the noise (unpredictable), so the best it can do is
+predict the signal: a denoised image. The trick that stops the network from
+simply copying the input pixel is the **blind spot**: in every training patch
+a few pixels are *masked*, i.e. replaced by the value of a random neighbour
+(:func:`blind_spot_mask`), and the loss is computed **only at those pixels**,
+comparing the prediction with the original noisy value (:func:`masked_mse`).
+No clean image is ever needed.
+
+This module is the book's teaching implementation, on the small U-Net of
+:mod:`bioimaging_guide.unet`. For real projects use the maintained tool,
+CAREamics (the successor of the ``n2v`` package), which implements Noise2Void
+and its extensions (structured N2V for correlated noise, N2V2, PN2V).
+
+Re-create the book's shipped model with one command::
+
+    python -m bioimaging_guide.n2v train --output models/n2v-gigadb
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .unet import UNet, predict_image, set_seed
+
+__all__ = [
+    "N2V_NAME",
+    "augment_batch",
+    "blind_spot_mask",
+    "load_n2v",
+    "masked_mse",
+    "predict",
+    "save_n2v",
+    "train_n2v",
+]
+
+N2V_NAME = "n2v-gigadb"
+
+
+def blind_spot_mask(batch: torch.Tensor, fraction: float = 0.01, radius: int = 2,
+                    generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Hide a few pixels of every image in ``batch`` behind a blind spot.
+
+    The image is divided into boxes of about ``1/sqrt(fraction)`` pixels
+    side; in each box one random pixel is chosen (so the masked pixels are
+    spread evenly, about ``fraction`` of all pixels) and its value is
+    replaced by that of a random *other* pixel within ``radius`` pixels.
+
+    Parameters
+    ----------
+    batch
+        Tensor of shape (N, 1, H, W).
+    fraction
+        Share of pixels to mask (Noise2Void's paper used a fraction of a
+        percent; more masked pixels give more training signal per step).
+    radius
+        Neighbourhood from which replacement values are drawn (2: a 5×5 window).
+
+    Returns
+    -------
+    masked, mask
+        The batch with replaced values, and a float tensor with 1 at the
+        masked pixels and 0 elsewhere (same shape as ``batch``).
+    """
+    if batch.ndim != 4 or batch.shape[1] != 1:
+        raise ValueError(f"expected a batch of shape (N, 1, H, W), got {tuple(batch.shape)}")
+    if not 0 < fraction < 1:
+        raise ValueError("fraction must be between 0 and 1")
+    n, _, h, w = batch.shape
+    box = max(int(round(1 / np.sqrt(fraction))), 1)
+    ys = torch.arange(0, h, box)
+    xs = torch.arange(0, w, box)
+    gy, gx = torch.meshgrid(ys, xs, indexing="ij")
+    gy, gx = gy.reshape(-1), gx.reshape(-1)
+    k = gy.numel()
+    # one random pixel in every box (boxes at the image border may be smaller)
+    py = (gy + (torch.rand(n, k, generator=generator) * torch.clamp(h - gy, max=box)).long()).clamp(max=h - 1)
+    px = (gx + (torch.rand(n, k, generator=generator) * torch.clamp(w - gx, max=box)).long()).clamp(max=w - 1)
+    # a random offset within the window, never (0, 0)
+    offsets = torch.tensor([(dy, dx) for dy in range(-radius, radius + 1) for dx in range(-radius, radius + 1)
+                            if (dy, dx) != (0, 0)])
+    choice = offsets[torch.randint(len(offsets), (n, k), generator=generator)]
+    sy = (py + choice[..., 0]).clamp(0, h - 1)
+    sx = (px + choice[..., 1]).clamp(0, w - 1)
+    # at the border, clamping can land back on the pixel itself: mirror the offset instead
+    same = (sy == py) & (sx == px)
+    sy = torch.where(same, (py - choice[..., 0]).clamp(0, h - 1), sy)
+    sx = torch.where(same, (px - choice[..., 1]).clamp(0, w - 1), sx)
+    idx = torch.arange(n)[:, None].expand(n, k)
+    masked = batch.clone()
+    masked[idx, 0, py, px] = batch[idx, 0, sy, sx]
+    mask = torch.zeros_like(batch)
+    mask[idx, 0, py, px] = 1.0
+    return masked, mask
+
+
+def masked_mse(prediction: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Mean squared error over the masked pixels only (``mask`` = 1); other pixels do not count."""
+    total = mask.sum()
+    if total == 0:
+        raise ValueError("the mask is empty")
+    return (mask * (prediction - target) ** 2).sum() / total
+
+
+def augment_batch(batch: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Random 90° rotations and flips of each image: they keep pixel-independent noise independent."""
+    out = []
+    for img in batch:
+        k = int(torch.randint(4, (1,), generator=generator))
+        img = torch.rot90(img, k, dims=(1, 2))
+        if bool(torch.randint(2, (1,), generator=generator)):
+            img = torch.flip(img, dims=(2,))
+        out.append(img)
+    return torch.stack(out)
+
+
+def train_n2v(patches, val_patches=None, steps: int = 2000, batch_size: int = 16, learning_rate: float = 4e-4,
+              fraction: float = 0.01, radius: int = 2, depth: int = 2, base_channels: int = 32,
+              seed: int = 0, eval_every: int = 100, max_seconds: float | None = None, threads: int | None = 2):
+    """Train Noise2Void on noisy patches; returns (model, history, seconds).
+
+    Parameters
+    ----------
+    patches, val_patches
+        Noisy, normalised training (and validation) patches, arrays (N, H, W).
+    steps, batch_size, learning_rate
+        Number of optimisation steps (Adam), patches per step, step size; the
+        learning rate is halved at 50 % and 75 % of the steps.
+    fraction, radius
+        Blind-spot settings, see :func:`blind_spot_mask`.
+    depth, base_channels
+        Size of the :class:`~bioimaging_guide.unet.UNet`.
+    eval_every
+        Record the training loss (mean of the last steps) and the validation
+        loss (fixed masks, so values are comparable) every this many steps.
+    max_seconds
+        Stop early after this much training time (the history says so).
+    threads
+        CPU threads for PyTorch (the book's timings use 2).
+
+    Returns
+    -------
+    model, history, seconds
+        ``history`` has lists ``step``, ``train_loss``, ``val_loss``; the
+        model returned holds the weights with the lowest validation loss.
+    """
+    set_seed(seed, threads=threads)
+    gen = torch.Generator().manual_seed(seed)
+    x = torch.as_tensor(np.asarray(patches, np.float32))[:, None]
+    model = UNet(1, 1, depth=depth, base_channels=base_channels)
+    opt = torch.optim.Adam(model.parameters(), lr=learning_rate)
+    sched = torch.optim.lr_scheduler.MultiStepLR(opt, milestones=[steps // 2, (3 * steps) // 4], gamma=0.5)
+    val = None
+    if val_patches is not None:
+        v = torch.as_tensor(np.asarray(val_patches, np.float32))[:, None]
+        val = (v, *blind_spot_mask(v, fraction, radius, torch.Generator().manual_seed(seed + 1)))
+    history = {"step": [], "train_loss": [], "val_loss": [], "stopped_early": False}
+    best, best_state, running = np.inf, None, []
+    start = time.perf_counter()
+    model.train()
+    for step in range(1, steps + 1):
+        idx = torch.randint(len(x), (batch_size,), generator=gen)
+        batch = augment_batch(x[idx], gen)
+        inp, mask = blind_spot_mask(batch, fraction, radius, gen)
+        loss = masked_mse(model(inp), batch, mask)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        sched.step()
+        running.append(float(loss.detach()))
+        out_of_time = max_seconds is not None and time.perf_counter() - start > max_seconds
+        if step % eval_every == 0 or step == steps or out_of_time:
+            history["step"].append(step)
+            history["train_loss"].append(float(np.mean(running)))
+            running = []
+            if val is not None:
+                model.eval()
+                with torch.no_grad():
+                    vl = float(masked_mse(model(val[1]), val[0], val[2]))
+                model.train()
+                history["val_loss"].append(vl)
+                if vl < best:
+                    best = vl
+                    best_state = {k: t.detach().clone() for k, t in model.state_dict().items()}
+        if out_of_time:
+            history["stopped_early"] = True
+            break
+    seconds = time.perf_counter() - start
+    if best_state is not None:
+        model.load_state_dict(best_state)
+    model.eval()
+    return model, history, seconds
+
+
+def predict(model: torch.nn.Module, image) -> np.ndarray:
+    """Denoise one normalised 2D image with a trained Noise2Void network (no masking at prediction)."""
+    return predict_image(model, np.asarray(image, np.float32))
+
+
+def save_n2v(model: UNet, folder, config: dict, metrics: dict | None = None) -> Path:
+    """Save weights (``weights.pt``, a plain tensor dictionary), ``config.json`` and ``metrics.json``."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    torch.save(model.state_dict(), folder / "weights.pt")
+    (folder / "config.json").write_text(json.dumps(config, indent=2) + "\n")
+    if metrics is not None:
+        (folder / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    return folder
+
+
+def load_n2v(folder) -> UNet:
+    """Load a model saved by :func:`save_n2v` (weights read with ``weights_only=True``: no code is unpickled)."""
+    folder = Path(folder)
+    config = json.loads((folder / "config.json").read_text())
+    model = UNet(1, 1, depth=config["depth"], base_channels=config["base_channels"])
+    model.load_state_dict(torch.load(folder / "weights.pt", weights_only=True))
+    model.eval()
+    return model
+
+
+def _train_cli(args) -> None:
+    import os
+    import platform
+
+    from .restoration import gigadb_benchmark
+
+    bench = gigadb_benchmark()
+    config = {"depth": 2, "base_channels": 32, "fraction": args.fraction, "radius": 2, "steps": args.steps,
+              "batch_size": 16, "learning_rate": 4e-4, "seed": args.seed,
+              "input_normalisation": "1st/99.8th percentile of each whole low-SNR image -> 0/1",
+              "images": list(bench.names)}
+    model, hist, seconds = train_n2v(bench.x_train, bench.x_val, steps=args.steps, fraction=args.fraction,
+                                     seed=args.seed, eval_every=100)
+    metrics = {"train_seconds": round(seconds, 1), "best_val_masked_mse": min(hist["val_loss"]),
+               "history": hist, "n_train_patches": int(len(bench.x_train)),
+               "environment": {"python": platform.python_version(), "torch": torch.__version__,
+                               "threads": torch.get_num_threads(), "cpu_count": os.cpu_count()}}
+    save_n2v(model, args.output, config, metrics)
+    print(json.dumps({k: v for k, v in metrics.items() if k != "history"}, indent=2))
+
+
+def main(argv=None) -> None:
+    """Command line: ``python -m bioimaging_guide.n2v train --output models/n2v-gigadb``."""
+    parser = argparse.ArgumentParser(prog="python -m bioimaging_guide.n2v")
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("train", help="train the book's Noise2Void model on the GigaDB benchmark's noisy training tiles")
+    p.add_argument("--output", default=f"models/{N2V_NAME}")
+    p.add_argument("--steps", type=int, default=3000)
+    p.add_argument("--fraction", type=float, default=0.01)
+    p.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    if args.command == "train":
+        _train_cli(args)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
