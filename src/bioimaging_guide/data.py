@@ -65,6 +65,7 @@ __all__ = [
     "fetch_dataset",
     "fetch_file",
     "list_datasets",
+    "mitosis_annotations",
     "load_bbbc022",
     "load_dsb2018",
     "load_gigadb_pairs",
@@ -927,10 +928,32 @@ def load_mitosis_timelapse() -> np.ndarray:
     numpy.ndarray of uint16, shape (48, 130, 130)
         Axes (time, y, x): fluorescent nuclei over 48 frames, including
         several divisions. Values span the full 16-bit range.
+
+    See Also
+    --------
+    mitosis_annotations : the book's own annotation of the divisions.
     """
     import tifffile
 
     return tifffile.imread(fetch("mitosis_timelapse", "cancer_cell_migration_crop.tif"))
+
+
+def mitosis_annotations():
+    """The cell divisions in :func:`load_mitosis_timelapse`, annotated by the book's authors.
+
+    The time-lapse comes without event annotations; these are the book's own
+    (frames and positions read by eye, with their uncertainty), **not** a
+    published ground truth. How they were made is documented in
+    :mod:`bioimaging_guide.events`, which holds them as
+    :data:`bioimaging_guide.events.MITOSIS_EVENTS`.
+
+    Returns
+    -------
+    tuple of bioimaging_guide.events.MitosisEvent
+    """
+    from .events import MITOSIS_EVENTS
+
+    return tuple(MITOSIS_EVENTS)
 
 
 def load_bbbc022() -> tuple[np.ndarray, tuple[str, ...]]:
