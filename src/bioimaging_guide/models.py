@@ -54,12 +54,17 @@ def shipped_models_dir() -> Path:
 
 
 def seed_everything(seed: int) -> None:
-    """Seed Python, NumPy, and (if imported) TensorFlow and PyTorch."""
+    """Seed Python, NumPy, TensorFlow and PyTorch (each if installed).
+
+    TensorFlow is imported quietly: its C++ start-up messages would otherwise
+    land in the notebook's output.
+    """
     random.seed(seed)
     np.random.seed(seed)
     os.environ.setdefault("PYTHONHASHSEED", str(seed))
     try:
-        import tensorflow as tf
+        with _quiet():
+            import tensorflow as tf
 
         tf.random.set_seed(seed)
     except ImportError:  # pragma: no cover
