@@ -43,7 +43,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -470,32 +469,17 @@ def predict_care(model, image) -> np.ndarray:
 
 def import_tensorflow_quietly():
     """Import TensorFlow without its start-up messages (printed by C++ code, so they bypass Python's logging)."""
-    import os
-    import sys
+    from .models import _quiet
 
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    sys.stderr.flush()
-    saved = os.dup(2)
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(devnull, 2)
+    with _quiet():
         import tensorflow as tf
         import csbdeep.models  # noqa: F401  (imports Keras, which prints the same messages)
-    finally:
-        os.dup2(saved, 2)
-        os.close(devnull)
-        os.close(saved)
     return tf
 
 
-def _environment() -> dict:
-    import os
-
-    return {"python": platform.python_version(), "machine": platform.machine(),
-            "cpu_count": os.cpu_count()}
-
-
 def _train_care_cli(args) -> None:
+    from .models import environment_summary
+
     bench = gigadb_benchmark()
     folder = Path(args.output)
     folder.parent.mkdir(parents=True, exist_ok=True)
@@ -508,7 +492,7 @@ def _train_care_cli(args) -> None:
     metrics = {"train_seconds": round(seconds, 1), "epochs": args.epochs, "steps_per_epoch": args.steps,
                "best_val_loss": min(hist["val_loss"]), "final_train_loss": hist["loss"][-1],
                "n_train_patches": int(len(bench.x_train)), "n_val_patches": int(len(bench.x_val)),
-               "images": list(bench.names), "seed": args.seed, "environment": _environment(),
+               "images": list(bench.names), "seed": args.seed, "environment": environment_summary(),
                "history": hist}
     (folder / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
     print(json.dumps({k: v for k, v in metrics.items() if k != "history"}, indent=2))
