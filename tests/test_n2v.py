@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from bioimaging_guide.n2v import augment_batch, blind_spot_mask, load_n2v, masked_mse, predict, save_n2v, train_n2v
+from bioimaging_guide.n2v import augment_batch, blind_spot_mask, masked_mse, predict, train_n2v
+from bioimaging_guide.restoration_models import load_n2v, save_n2v
 
 
 def test_mask_statistics():

@@ -4,7 +4,12 @@ import numpy as np
 import pytest
 import torch
 
-from bioimaging_guide.unet import UNet, count_parameters, empirical_receptive_field, predict_image, set_seed
+from bioimaging_guide.common import seed_everything
+from bioimaging_guide.unet import UNet, count_parameters, empirical_receptive_field, predict_image
+
+
+def set_seed(seed):
+    seed_everything(seed, frameworks=("torch",), threads=2, deterministic=True)
 
 
 @pytest.mark.parametrize("shape", [(37, 50), (64, 64), (5, 3), (129, 97)])
@@ -95,3 +100,29 @@ def test_random_crops_and_a_short_training_reduce_the_loss():
     net = UNet(depth=1, base_channels=4)
     history = train(net, lambda: random_crops([image], [target], 32, 4, rng), bce_dice, steps=40, lr=1e-2, decay=True)
     assert len(history) == 40 and np.mean(history[-5:]) < np.mean(history[:5])
+
+
+def test_training_loop_validates_keeps_the_best_weights_and_records_history():
+    from bioimaging_guide.unet import train
+
+    set_seed(1)
+    net = torch.nn.Linear(1, 1)
+    x = torch.linspace(-1, 1, 32)[:, None]
+    values, snapshots = iter([5.0, 1.0, 3.0]), []
+
+    def validate(model):
+        assert not model.training and not torch.is_grad_enabled()
+        snapshots.append({k: v.clone() for k, v in model.state_dict().items()})
+        return next(values)
+
+    history = train(net, lambda: (x, 2 * x), torch.nn.functional.mse_loss, steps=30, lr=0.05,
+                    milestones=(10, 20), validate=validate, eval_every=10)
+    assert len(history) == 30 and history.step == [10, 20, 30] and history.val_loss == [5.0, 1.0, 3.0]
+    assert history.train_loss[0] == pytest.approx(np.mean(history[:10]))
+    assert all(torch.equal(v, snapshots[1][k]) for k, v in net.state_dict().items())  # the best, not the last
+    assert not net.training and history.as_dict()["stopped_early"] is False
+    stopped = train(torch.nn.Linear(1, 1), lambda: (x, 2 * x), torch.nn.functional.mse_loss, steps=1000,
+                    max_seconds=0.0)
+    assert stopped.stopped_early and len(stopped) == 1
+    with pytest.raises(ValueError, match="either decay"):
+        train(net, lambda: (x, x), torch.nn.functional.mse_loss, steps=2, decay=True, milestones=(1,))

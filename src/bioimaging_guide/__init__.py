@@ -5,41 +5,56 @@ from one another (loading the book's datasets by name, evaluating
 segmentations, plotting overlays, the book's small neural networks) lives in
 this package, where it is documented and tested.
 
-Modules
--------
+Where things live (one home per idea; each chapter's helpers in one place)
+-------------------------------------------------------------------------
+common
+    Shared basics: percentile normalisation, seeding, keeping library noise
+    out of outputs, environment records. Look here before writing a helper.
 data
     Named, hash-checked datasets (DSB 2018 nuclei, GigaDB low/high-SNR pairs,
     a mitosis time-lapse, a BBBC022 field).
-evaluation
-    Segmentation metrics: IoU, matching, precision/recall/F1, average
-    precision, panoptic quality, error breakdowns, bootstrap intervals.
+plotting
+    Colour-blind-safe overlays of true/false positives and negatives.
+features, pixel_classifier
+    Machine learning before deep learning (chapters 2 and 8): multi-scale
+    pixel features, random forests from brush strokes, k-means.
 counting
     Nuclei counting (chapter 3): the corrected counter, synthetic test
     images with a known number of nuclei, and count-agreement summaries.
-segmentation
-    The classical baseline (Otsu threshold + distance-transform watershed).
-uncertainty
-    Test-time augmentation to flag uncertain objects of any method.
-stats
-    Effect sizes and power simulations ("is it good enough for my question?").
-plotting
-    Colour-blind-safe overlays of true/false positives and negatives.
+unet, losses
+    Deep learning from parts (chapter 4): a readable PyTorch U-Net, the
+    book's one training loop, and the loss functions.
 noise
-    Camera noise models: photon transfer curves estimated from single
-    images, the generalised Anscombe transform, pixel-noise correlation.
+    Camera noise models (chapters 5 and 6): photon transfer curves, the
+    generalised Anscombe transform, pixel-noise correlation.
 restoration
-    The chapter 6 denoising benchmark: tiles split by region, classical
-    denoisers, BM3D, CARE training/loading, PSNR/SSIM after normalisation.
-unet
-    A small, readable U-Net in PyTorch (used by Noise2Void and chapter 4).
+    The restoration benchmark (chapter 6): splits by region, classical
+    denoisers and BM3D, PSNR/SSIM after a documented normalisation.
 n2v
-    Noise2Void: blind-spot masking, masked loss and training, in PyTorch.
+    Noise2Void (chapter 6): blind-spot masking, masked loss and training.
+restoration_models
+    The book's trained denoisers, CARE and Noise2Void: train, save, load, score.
 optics
-    Scalar Fourier optics for sensorless adaptive optics: Zernike modes,
-    PSFs, aberrated images, a modal search and a small CNN estimator.
-repo
-    The book's repository URL and everything derived from it (Colab links,
-    notebook badges, citation metadata).
+    Sensorless adaptive optics (chapter 6): Zernike modes, PSFs, a modal
+    search and a small CNN estimator.
+events
+    Event detection and a simulated event-driven microscope (chapter 7).
+segmentation
+    The classical nucleus segmentation baseline (Otsu + watershed).
+segmentation_models
+    The book's trained segmenters, StarDist and Cellpose: train, load, score
+    (chapters 8 and 9).
+models
+    The registry of the four shipped models: one life for all (train from
+    ``models/NAME/training.json``, save, load, predict, generated model card).
+evaluation, uncertainty, stats
+    Output quality (chapter 10): matching and metrics, bootstrap intervals,
+    test-time augmentation, effect sizes and power.
+cli
+    The ``bioimaging-guide`` command: ``segment``, ``denoise``, ``train``.
+
+Authoring tools (book checks, repository-URL sync, notebook scaffolding) are
+not part of this package: they live in ``tools/`` of the repository.
 """
 
 __version__ = "0.1.0"

@@ -1,12 +1,15 @@
 """``bioimaging-guide``: the book's command line.
 
-Segment your own images with one of the book's trained models::
+Apply the book's trained models (``models/``, each with a model card) to your own images::
 
     bioimaging-guide segment --model stardist-dsb2018 images/ --output labels/
+    bioimaging-guide denoise --model care-gigadb noisy/ --output restored/
 
-Re-train a shipped model (about 30 min on 2 CPU cores)::
+Re-train any of the four shipped models from its saved recipe (``models/NAME/training.json``)::
 
-    bioimaging-guide train stardist-dsb2018 --output models/
+    bioimaging-guide train n2v-gigadb --output retrained/
+
+Every input is read and checked before anything is written; outputs are written atomically.
 """
 
 from __future__ import annotations
@@ -51,8 +54,8 @@ def collect_inputs(items: list[str]) -> list[Path]:
     return files
 
 
-def read_image(path: Path, max_projection: bool = False) -> np.ndarray:
-    """Read a 2D grayscale or RGB(A) image; refuse stacks unless ``max_projection``."""
+def read_image(path: Path, max_projection: bool = False, allow_rgb: bool = True, task: str = "segment") -> np.ndarray:
+    """Read a 2D grey-scale (or, if ``allow_rgb``, RGB(A)) image; refuse stacks unless ``max_projection``."""
     try:
         if path.suffix.lower() in (".tif", ".tiff"):
             import tifffile
@@ -65,57 +68,55 @@ def read_image(path: Path, max_projection: bool = False) -> np.ndarray:
     except Exception as err:  # noqa: BLE001 - any reader failure means "unreadable"
         raise InputError(f"cannot read {path} as an image ({type(err).__name__}: {err})") from err
     image = np.asarray(image)
-    if image.dtype.kind not in "uifb":
-        raise InputError(f"{path}: unsupported pixel type {image.dtype}")
+    if image.dtype.kind not in "uif":
+        raise InputError(f"{path}: unsupported pixel type {image.dtype}; save the image as integers or floats")
     if image.size == 0:
         raise InputError(f"{path}: the image is empty (shape {image.shape})")
     rgb = image.ndim == 3 and image.shape[-1] in (3, 4)
+    if rgb and not allow_rgb:
+        raise InputError(f"{path}: shape {image.shape} is a colour (RGB) image, but the model takes one grey-scale "
+                         "channel; save the channel you want as its own file")
     if image.ndim == 3 and not rgb or image.ndim > 3:
         if not max_projection:
             raise InputError(
-                f"{path}: shape {image.shape} looks like a stack, but these models segment single 2D images; "
-                "pass --max-projection to segment the maximum projection along the first axis, "
-                "or save the plane you want as its own file"
+                f"{path}: shape {image.shape} looks like a stack, but these models {task} single 2D images; "
+                + ("pass --max-projection to use the maximum projection along the first axis, or " if task == "segment"
+                   else "")
+                + "save the plane you want as its own file"
             )
         image = image.max(axis=0)
         if image.ndim == 3 and image.shape[-1] not in (3, 4):
             raise InputError(f"{path}: still not 2D after a maximum projection (shape {image.shape})")
     if image.ndim < 2 or min(image.shape[:2]) < 8:
-        raise InputError(f"{path}: shape {image.shape} is too small to segment")
+        raise InputError(f"{path}: shape {image.shape} is too small to {task}")
     if float(np.ptp(image)) == 0:
-        raise InputError(f"{path}: every pixel has the same value ({image.flat[0]}); nothing to segment")
+        raise InputError(f"{path}: every pixel has the same value ({image.flat[0]}); nothing to {task}")
     return image
 
 
-def write_labels(labels: np.ndarray, destination: Path) -> None:
-    """Write a uint16 label TIFF atomically (a temporary file renamed into place)."""
+def write_tiff(array: np.ndarray, destination: Path) -> None:
+    """Write a TIFF atomically (a temporary file renamed into place): a reader never sees half a file."""
     import tifffile
 
-    if labels.max() > np.iinfo(np.uint16).max:
-        raise InputError(f"{destination.name}: {labels.max()} objects do not fit a uint16 label image")
     fd, tmp = tempfile.mkstemp(suffix=".tif.part", dir=destination.parent)
     os.close(fd)
     try:
-        tifffile.imwrite(tmp, labels.astype(np.uint16), compression="zlib")
+        tifffile.imwrite(tmp, array, compression="zlib")
         os.replace(tmp, destination)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
 
 
-# --------------------------------------------------------------------------- commands
+def write_labels(labels: np.ndarray, destination: Path) -> None:
+    """Write a uint16 label TIFF atomically."""
+    if labels.max() > np.iinfo(np.uint16).max:
+        raise InputError(f"{destination.name}: {labels.max()} objects do not fit a uint16 label image")
+    write_tiff(labels.astype(np.uint16), destination)
 
-def segment(inputs: list[str], model: str, output: str, overwrite: bool = False,
-            max_projection: bool = False, progress: bool | None = None) -> list[Path]:
-    """Segment every input image with ``model``; return the label files written.
 
-    Every input is read and checked before anything is written, so bad input
-    leaves no output behind; each label image is written atomically.
-    """
-    from tqdm.auto import tqdm
-
-    from .models import load_model
-
+def _plan_outputs(inputs: list[str], output: str, overwrite: bool) -> tuple[list[Path], list[Path]]:
+    """Input files and their output paths (``output/<stem>.tif``); refuse to replace outputs unless ``overwrite``."""
     files = collect_inputs(inputs)
     out_dir = Path(output)
     if out_dir.exists() and not out_dir.is_dir():
@@ -125,9 +126,22 @@ def segment(inputs: list[str], model: str, output: str, overwrite: bool = False,
     if existing and not overwrite:
         raise InputError(f"{existing[0]} exists already ({len(existing)} output(s) would be replaced); "
                          "pass --overwrite to replace them")
+    return files, targets
+
+
+# --------------------------------------------------------------------------- commands
+
+def segment(inputs: list[str], model: str, output: str, overwrite: bool = False,
+            max_projection: bool = False, progress: bool | None = None) -> list[Path]:
+    """Segment every input image with ``model``; return the label files written (uint16 TIFFs)."""
+    from tqdm.auto import tqdm
+
+    from .models import load_model
+
+    files, targets = _plan_outputs(inputs, output, overwrite)
     images = [read_image(f, max_projection=max_projection) for f in files]  # validate all first
-    seg = load_model(model)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    seg = load_model(model, task="segmentation")
+    Path(output).mkdir(parents=True, exist_ok=True)
     written = []
     for image, target in tqdm(list(zip(images, targets)), desc=f"segmenting with {seg.name}", unit="image",
                               disable=(not progress) if progress is not None else None):
@@ -136,50 +150,90 @@ def segment(inputs: list[str], model: str, output: str, overwrite: bool = False,
     return written
 
 
-def train(name: str, output: str, epochs: int | None = None, seed: int = 2018) -> Path:
-    """Train a shipped model from scratch and write its model card."""
-    from . import models
+def denoise(inputs: list[str], model: str, output: str, overwrite: bool = False,
+            progress: bool | None = None) -> list[Path]:
+    """Denoise every input image with ``model``; return the files written (float32 TIFFs, input's intensity scale)."""
+    from tqdm.auto import tqdm
 
-    if name not in models.SHIPPED:
-        raise InputError(f"unknown model {name!r}: choose one of {list(models.SHIPPED)}")
-    out = Path(output)
-    if name == "stardist-dsb2018":
-        kw = {"epochs": epochs} if epochs else {}
-        _model, history, seconds = models.train_stardist(out, name=name, seed=seed, verbose=1, **kw)
-    else:
-        kw = {"epochs": epochs} if epochs else {}
-        _path, history, seconds = models.train_cellpose(out, name=name, seed=seed, verbose=1, **kw)
-    folder = out / name
-    (folder / "history.json").write_text(json.dumps(history))
-    models.write_model_card(folder, seconds=seconds, seed=seed, history=history)
-    return folder
+    from .models import load_model
+
+    files, targets = _plan_outputs(inputs, output, overwrite)
+    images = [read_image(f, allow_rgb=False, task="denoise") for f in files]  # validate all first
+    net = load_model(model, task="restoration")
+    Path(output).mkdir(parents=True, exist_ok=True)
+    written = []
+    for image, target in tqdm(list(zip(images, targets)), desc=f"denoising with {net.name}", unit="image",
+                              disable=(not progress) if progress is not None else None):
+        write_tiff(net.predict(image).astype(np.float32), target)
+        written.append(target)
+    return written
+
+
+def train(name: str, output: str, overrides: dict | None = None, overwrite: bool = False) -> Path:
+    """Train a shipped model from its saved recipe; writes ``output/name`` with its model card."""
+    from .models import REGISTRY, train_model
+
+    if name not in REGISTRY:
+        raise InputError(f"unknown model {name!r}: choose one of {list(REGISTRY)}")
+    try:
+        return train_model(name, output, overrides=overrides, overwrite=overwrite)
+    except FileExistsError as err:
+        raise InputError(str(err)) from err
+
+
+def _setting(text: str) -> tuple[str, object]:
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE (e.g. epochs=2), got {text!r}")
+    try:
+        return key, json.loads(value)
+    except json.JSONDecodeError:
+        return key, value
 
 
 def main(argv: list[str] | None = None) -> int:
+    from .models import REGISTRY
+
+    segmenters = [n for n, m in REGISTRY.items() if m.task == "segmentation"]
+    denoisers = [n for n, m in REGISTRY.items() if m.task == "restoration"]
     parser = argparse.ArgumentParser(prog="bioimaging-guide", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("segment", help="segment images with a trained model, writing uint16 label TIFFs")
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="image files or folders of images")
-    p.add_argument("--model", default="stardist-dsb2018",
-                   help="stardist-dsb2018 (default), cellpose-dsb2018, or a model folder")
+    p.add_argument("--model", default=segmenters[0],
+                   help=f"{' or '.join(segmenters)} (default: {segmenters[0]}), or a model folder")
     p.add_argument("--output", "-o", required=True, help="folder for the label images (<input stem>.tif)")
     p.add_argument("--overwrite", action="store_true", help="replace existing label images")
     p.add_argument("--max-projection", action="store_true",
                    help="segment the maximum projection of 3D stacks (otherwise stacks are refused)")
-    t = sub.add_parser("train", help="re-train one of the book's shipped models")
-    t.add_argument("name", help="stardist-dsb2018 or cellpose-dsb2018")
-    t.add_argument("--output", "-o", default="models", help="folder to write the model into (default: models)")
-    t.add_argument("--epochs", type=int, default=None, help="override the number of epochs")
-    t.add_argument("--seed", type=int, default=2018)
+    d = sub.add_parser("denoise", help="denoise grey-scale images with a trained model, writing float32 TIFFs")
+    d.add_argument("inputs", nargs="+", metavar="INPUT", help="image files or folders of images")
+    d.add_argument("--model", default=denoisers[0],
+                   help=f"{' or '.join(denoisers)} (default: {denoisers[0]}), or a model folder")
+    d.add_argument("--output", "-o", required=True, help="folder for the restored images (<input stem>.tif)")
+    d.add_argument("--overwrite", action="store_true", help="replace existing restored images")
+    t = sub.add_parser("train", help="re-train one of the book's shipped models from its saved recipe")
+    t.add_argument("name", choices=list(REGISTRY), help="the shipped model to train")
+    t.add_argument("--output", "-o", required=True,
+                   help="folder to write the model into (as OUTPUT/NAME; 'models' replaces the shipped one)")
+    t.add_argument("--set", dest="overrides", action="append", type=_setting, default=[], metavar="KEY=VALUE",
+                   help="change one setting of the recipe (training.json), e.g. --set epochs=2 (JSON values)")
+    t.add_argument("--overwrite", action="store_true", help="replace OUTPUT/NAME if it exists")
     args = parser.parse_args(argv)
+    start = time.perf_counter()
     try:
         if args.command == "segment":
-            start = time.perf_counter()
             written = segment(args.inputs, args.model, args.output, args.overwrite, args.max_projection)
             print(f"wrote {len(written)} label image(s) to {args.output} in {time.perf_counter() - start:.1f} s")
+        elif args.command == "denoise":
+            written = denoise(args.inputs, args.model, args.output, args.overwrite)
+            print(f"wrote {len(written)} restored image(s) to {args.output} in {time.perf_counter() - start:.1f} s")
         else:
-            print(f"model written to {train(args.name, args.output, args.epochs, args.seed)}")
+            folder = train(args.name, args.output, dict(args.overrides), args.overwrite)
+            metrics = json.loads((folder / "metrics.json").read_text())
+            print(f"model written to {folder} in {time.perf_counter() - start:.0f} s; "
+                  f"test metrics: {json.dumps(metrics['test'])}")
     except (InputError, FileNotFoundError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

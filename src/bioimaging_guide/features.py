@@ -79,7 +79,7 @@ def pixel_features(
       and spots of about this size).
 
     Each channel should already be scaled to a comparable range (e.g. with
-    :func:`bioimaging_guide.segmentation.normalize`).
+    :func:`bioimaging_guide.common.normalize_percentile`).
 
     Parameters
     ----------

@@ -22,35 +22,27 @@ This module is the book's teaching implementation, on the small U-Net of
 CAREamics (the successor of the ``n2v`` package), which implements Noise2Void
 and its extensions (structured N2V for correlated noise, N2V2, PN2V).
 
-Re-create the book's shipped model with one command::
+The book's shipped model ``n2v-gigadb`` is trained, saved and loaded like
+every shipped model (:mod:`bioimaging_guide.models`)::
 
-    python -m bioimaging_guide.n2v train --output models/n2v-gigadb
+    bioimaging-guide train n2v-gigadb --output models/
 """
 
 from __future__ import annotations
 
-import argparse
-import json
-import time
-from pathlib import Path
-
 import numpy as np
 import torch
 
-from .unet import UNet, predict_image, set_seed
+from .common import seed_everything
+from .unet import UNet, predict_image, train
 
 __all__ = [
-    "N2V_NAME",
     "augment_batch",
     "blind_spot_mask",
-    "load_n2v",
     "masked_mse",
     "predict",
-    "save_n2v",
     "train_n2v",
 ]
-
-N2V_NAME = "n2v-gigadb"
 
 
 def blind_spot_mask(batch: torch.Tensor, fraction: float = 0.01, radius: int = 2,
@@ -157,117 +149,37 @@ def train_n2v(patches, val_patches=None, steps: int = 2000, batch_size: int = 16
     Returns
     -------
     model, history, seconds
-        ``history`` has lists ``step``, ``train_loss``, ``val_loss``; the
-        model returned holds the weights with the lowest validation loss.
+        ``history`` has lists ``step``, ``train_loss``, ``val_loss`` and the
+        flag ``stopped_early``; the model returned holds the weights with the
+        lowest validation loss. Training uses the book's one loop,
+        :func:`bioimaging_guide.unet.train`, with a blind-spot batch and the
+        masked loss.
     """
-    set_seed(seed, threads=threads)
+    seed_everything(seed, frameworks=("torch",), threads=threads, deterministic=True)
     gen = torch.Generator().manual_seed(seed)
     x = torch.as_tensor(np.asarray(patches, np.float32))[:, None]
     model = UNet(1, 1, depth=depth, base_channels=base_channels)
-    opt = torch.optim.Adam(model.parameters(), lr=learning_rate)
-    sched = torch.optim.lr_scheduler.MultiStepLR(opt, milestones=[steps // 2, (3 * steps) // 4], gamma=0.5)
-    val = None
+
+    def next_batch():
+        batch = augment_batch(x[torch.randint(len(x), (batch_size,), generator=gen)], gen)
+        inputs, mask = blind_spot_mask(batch, fraction, radius, gen)
+        return inputs, (batch, mask)
+
+    validate = None
     if val_patches is not None:
         v = torch.as_tensor(np.asarray(val_patches, np.float32))[:, None]
-        val = (v, *blind_spot_mask(v, fraction, radius, torch.Generator().manual_seed(seed + 1)))
-    history = {"step": [], "train_loss": [], "val_loss": [], "stopped_early": False}
-    best, best_state, running = np.inf, None, []
-    start = time.perf_counter()
-    model.train()
-    for step in range(1, steps + 1):
-        idx = torch.randint(len(x), (batch_size,), generator=gen)
-        batch = augment_batch(x[idx], gen)
-        inp, mask = blind_spot_mask(batch, fraction, radius, gen)
-        loss = masked_mse(model(inp), batch, mask)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        sched.step()
-        running.append(float(loss.detach()))
-        out_of_time = max_seconds is not None and time.perf_counter() - start > max_seconds
-        if step % eval_every == 0 or step == steps or out_of_time:
-            history["step"].append(step)
-            history["train_loss"].append(float(np.mean(running)))
-            running = []
-            if val is not None:
-                model.eval()
-                with torch.no_grad():
-                    vl = float(masked_mse(model(val[1]), val[0], val[2]))
-                model.train()
-                history["val_loss"].append(vl)
-                if vl < best:
-                    best = vl
-                    best_state = {k: t.detach().clone() for k, t in model.state_dict().items()}
-        if out_of_time:
-            history["stopped_early"] = True
-            break
-    seconds = time.perf_counter() - start
-    if best_state is not None:
-        model.load_state_dict(best_state)
+        v_inputs, v_mask = blind_spot_mask(v, fraction, radius, torch.Generator().manual_seed(seed + 1))
+
+        def validate(net):
+            return masked_mse(net(v_inputs), v, v_mask)
+
+    history = train(model, next_batch, lambda pred, target: masked_mse(pred, *target), steps, lr=learning_rate,
+                    milestones=(steps // 2, (3 * steps) // 4), validate=validate, eval_every=eval_every,
+                    max_seconds=max_seconds)
     model.eval()
-    return model, history, seconds
+    return model, history.as_dict(), history.seconds
 
 
 def predict(model: torch.nn.Module, image) -> np.ndarray:
     """Denoise one normalised 2D image with a trained Noise2Void network (no masking at prediction)."""
     return predict_image(model, np.asarray(image, np.float32))
-
-
-def save_n2v(model: UNet, folder, config: dict, metrics: dict | None = None) -> Path:
-    """Save weights (``weights.pt``, a plain tensor dictionary), ``config.json`` and ``metrics.json``."""
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    torch.save(model.state_dict(), folder / "weights.pt")
-    (folder / "config.json").write_text(json.dumps(config, indent=2) + "\n")
-    if metrics is not None:
-        (folder / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
-    return folder
-
-
-def load_n2v(folder) -> UNet:
-    """Load a model saved by :func:`save_n2v` (weights read with ``weights_only=True``: no code is unpickled)."""
-    folder = Path(folder)
-    config = json.loads((folder / "config.json").read_text())
-    model = UNet(1, 1, depth=config["depth"], base_channels=config["base_channels"])
-    model.load_state_dict(torch.load(folder / "weights.pt", weights_only=True))
-    model.eval()
-    return model
-
-
-def _train_cli(args) -> None:
-    import os
-    import platform
-
-    from .restoration import gigadb_benchmark
-
-    bench = gigadb_benchmark()
-    config = {"depth": 2, "base_channels": 32, "fraction": args.fraction, "radius": 2, "steps": args.steps,
-              "batch_size": 16, "learning_rate": 4e-4, "seed": args.seed,
-              "input_normalisation": "1st/99.8th percentile of each whole low-SNR image -> 0/1",
-              "images": list(bench.names)}
-    model, hist, seconds = train_n2v(bench.x_train, bench.x_val, steps=args.steps, fraction=args.fraction,
-                                     seed=args.seed, eval_every=100)
-    metrics = {"train_seconds": round(seconds, 1), "best_val_masked_mse": min(hist["val_loss"]),
-               "history": hist, "n_train_patches": int(len(bench.x_train)),
-               "environment": {"python": platform.python_version(), "torch": torch.__version__,
-                               "threads": torch.get_num_threads(), "cpu_count": os.cpu_count()}}
-    save_n2v(model, args.output, config, metrics)
-    print(json.dumps({k: v for k, v in metrics.items() if k != "history"}, indent=2))
-
-
-def main(argv=None) -> None:
-    """Command line: ``python -m bioimaging_guide.n2v train --output models/n2v-gigadb``."""
-    parser = argparse.ArgumentParser(prog="python -m bioimaging_guide.n2v")
-    sub = parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("train", help="train the book's Noise2Void model on the GigaDB benchmark's noisy training tiles")
-    p.add_argument("--output", default=f"models/{N2V_NAME}")
-    p.add_argument("--steps", type=int, default=3000)
-    p.add_argument("--fraction", type=float, default=0.01)
-    p.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args(argv)
-    if args.command == "train":
-        _train_cli(args)
-
-
-if __name__ == "__main__":  # pragma: no cover
-    main()

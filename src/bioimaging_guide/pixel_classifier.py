@@ -21,7 +21,8 @@ from scipy import ndimage as ndi
 from skimage import measure, morphology
 
 from .features import pixel_features, predict_pixels, strokes_to_labels, train_pixel_classifier
-from .segmentation import normalize, watershed_nuclei
+from .common import normalize_percentile
+from .segmentation import _as_2d_float, watershed_nuclei
 
 BACKGROUND, NUCLEUS, CONTACT = 1, 2, 3
 CLASS_NAMES = {BACKGROUND: "background", NUCLEUS: "nucleus interior", CONTACT: "contact between nuclei"}
@@ -102,7 +103,7 @@ def simulated_scribbles(labels: np.ndarray, n_nuclei: int = 8, n_background: int
 
 def features_for(image: np.ndarray) -> np.ndarray:
     """The feature stack used by this pixel classifier (single channel, default scales)."""
-    return pixel_features(np.clip(normalize(image), -0.5, 2.0))[0]
+    return pixel_features(np.clip(normalize_percentile(_as_2d_float(image)), -0.5, 2.0))[0]
 
 
 def train(images, scribbles, n_estimators: int = 100, seed: int = 0):

@@ -9,12 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.lines import Line2D
 from skimage import measure
 
-from .segmentation import normalize
+from .common import normalize_percentile
 
 #: Okabe–Ito colours (Okabe & Ito 2008), by role.
 OKABE_ITO = {
@@ -41,7 +40,7 @@ def show_image(ax, image, title: str | None = None, cmap: str = "gray") -> None:
     if image.ndim == 3:
         ax.imshow(image[..., :3])
     else:
-        ax.imshow(np.clip(normalize(image), 0, 1), cmap=cmap)
+        ax.imshow(np.clip(normalize_percentile(image), 0, 1), cmap=cmap)
     if title:
         ax.set_title(title)
     ax.set_axis_off()
@@ -81,9 +80,3 @@ def label_colors(labels: np.ndarray, seed: int = 0) -> np.ndarray:
     lut = rng.uniform(0.25, 1.0, size=(int(labels.max()) + 1, 3))
     lut[0] = 0
     return lut[labels]
-
-
-def new_figure(ncols: int = 1, nrows: int = 1, width: float = 9.0, height: float | None = None, **kwargs):
-    """``plt.subplots`` with the book's defaults (constrained layout, sensible size)."""
-    height = height if height is not None else width / ncols * nrows * 0.9
-    return plt.subplots(nrows, ncols, figsize=(width, height), constrained_layout=True, **kwargs)

@@ -1,9 +1,8 @@
-"""Image restoration helpers: classical denoisers, fair scoring, splits by region, and CARE.
+"""Image restoration helpers: classical denoisers, fair scoring and splits by region.
 
 Everything the book's denoising notebook needs besides plotting:
 
 * **checking a low/high pair** before training on it (:func:`check_registration`);
-* **normalisation** (:func:`percentile_normalize`);
 * **splitting by region**: an image is cut into square tiles; whole tiles go to
   training, validation or test, so no test pixel was ever seen in training
   (:func:`split_tiles`, :func:`sample_patches`, :func:`gigadb_benchmark`);
@@ -12,12 +11,11 @@ Everything the book's denoising notebook needs besides plotting:
   a generalised Anscombe transform that uses a noise model estimated from the
   image itself (:mod:`bioimaging_guide.noise`);
 * **scores** (:func:`score`): PSNR and SSIM after a documented normalisation,
-  described in :func:`calibrate`;
-* **CARE** (Weigert et al. 2018) through ``csbdeep``: :func:`train_care`,
-  :func:`load_care`, :func:`predict_care`, and the command that re-creates the
-  book's shipped model::
+  described in :func:`calibrate`.
 
-      python -m bioimaging_guide.restoration train-care --output models/care-gigadb
+The book's trained restoration networks (CARE and Noise2Void) live in
+:mod:`bioimaging_guide.restoration_models`; normalisation is
+:func:`bioimaging_guide.common.normalize_percentile`.
 
 How PSNR and SSIM are computed here
 -----------------------------------
@@ -41,15 +39,13 @@ compare structure and noise, not intensity scaling.
 
 from __future__ import annotations
 
-import argparse
-import json
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 from scipy import ndimage as ndi
 
+from .common import normalize_percentile
 from .noise import NoiseModel, fit_poisson_gaussian, photon_transfer
 
 __all__ = [
@@ -62,17 +58,12 @@ __all__ = [
     "check_registration",
     "denoise",
     "gigadb_benchmark",
-    "import_tensorflow_quietly",
-    "load_care",
-    "percentile_normalize",
-    "predict_care",
     "psnr",
     "sample_patches",
     "score",
     "split_tiles",
     "ssim",
     "tile_view",
-    "train_care",
 ]
 
 #: The GigaDB pairs used for training and testing restoration in the book:
@@ -88,19 +79,6 @@ CLASSICAL_METHODS = ("gaussian", "median", "nlm", "tv", "bm3d")
 
 
 # --------------------------------------------------------------------------- basics
-
-def percentile_normalize(image, pmin: float = 1.0, pmax: float = 99.8, reference=None,
-                         dtype=np.float32) -> np.ndarray:
-    """Scale so that the ``pmin``/``pmax`` percentiles become 0 and 1 (no clipping).
-
-    ``reference`` (default: the image itself) is the array the percentiles
-    are computed on, e.g. the training regions only.
-    """
-    image = np.asarray(image, dtype=float)
-    ref = image if reference is None else np.asarray(reference, dtype=float)
-    lo, hi = np.percentile(ref, [pmin, pmax])
-    return ((image - lo) / max(hi - lo, 1e-12)).astype(dtype)
-
 
 @dataclass(frozen=True)
 class Registration:
@@ -130,8 +108,8 @@ def check_registration(low, high, upsample: int = 10, smooth: float = 1.0) -> Re
     """
     from skimage.registration import phase_cross_correlation
 
-    a = ndi.gaussian_filter(percentile_normalize(low, dtype=float), smooth)
-    b = ndi.gaussian_filter(percentile_normalize(high, dtype=float), smooth)
+    a = ndi.gaussian_filter(normalize_percentile(low, dtype=np.float64), smooth)
+    b = ndi.gaussian_filter(normalize_percentile(high, dtype=np.float64), smooth)
     shift, _, _ = phase_cross_correlation(b, a, upsample_factor=upsample, normalization=None)
     moved = ndi.shift(a, shift, order=1, mode="nearest")
     m = 8 + int(np.ceil(np.abs(shift).max()))
@@ -299,8 +277,9 @@ def gigadb_benchmark(pairs=None, names=BENCHMARK_IMAGES, tile: int = 256, n_val:
         eligible = [tile_view(fg, c, tile).mean() >= min_structure for c in corners]
         split = split_tiles(fg.shape, tile, n_val, n_test, seed=seed + k, eligible=eligible)
         train_pixels = np.concatenate([tile_view(hi_raw, c, tile).ravel() for c in split.train])
-        low[name] = percentile_normalize(lo_raw)
-        high[name] = percentile_normalize(hi_raw, 0.1, 99.9, reference=train_pixels)
+        # computed in float64, stored as float32 (what the networks take)
+        low[name] = normalize_percentile(lo_raw, dtype=np.float64).astype(np.float32)
+        high[name] = normalize_percentile(hi_raw, 0.1, 99.9, reference=train_pixels, dtype=np.float64).astype(np.float32)
         low_raw[name] = lo_raw
         splits[name] = split
         models[name] = fit_poisson_gaussian(photon_transfer(lo_raw))
@@ -397,120 +376,3 @@ def score(result, reference) -> dict:
     """PSNR and SSIM of ``result`` against a normalised ``reference`` after :func:`calibrate`."""
     cal = calibrate(result, reference)
     return {"psnr": psnr(cal, reference), "ssim": ssim(cal, reference)}
-
-
-# --------------------------------------------------------------------------- CARE (csbdeep)
-
-CARE_NAME = "care-gigadb"
-
-
-def train_care(x_train, y_train, x_val, y_val, basedir, name: str = CARE_NAME, epochs: int = 60,
-               steps_per_epoch: int = 100, batch_size: int = 16, depth: int = 2, n_first: int = 32,
-               learning_rate: float = 4e-4, seed: int = 0, verbose: bool = False):
-    """Train a CARE network (csbdeep) on normalised low/high patches; returns (model, history, seconds).
-
-    The network is csbdeep's standard 2D U-Net (``depth`` pooling steps,
-    ``n_first`` filters at full resolution, residual output) trained with
-    the mean absolute error. The weights with the lowest validation loss are
-    kept (``weights_best.h5`` in ``basedir/name``).
-    """
-    import contextlib
-    import io
-
-    import tensorflow as tf
-    from csbdeep.models import CARE, Config
-
-    np.random.seed(seed)
-    tf.random.set_seed(seed)
-    try:
-        tf.config.experimental.enable_op_determinism()
-    except Exception:  # pragma: no cover - older TensorFlow
-        pass
-    config = Config("YX", n_channel_in=1, n_channel_out=1, unet_n_depth=depth, unet_n_first=n_first,
-                    unet_kern_size=3, train_loss="mae", train_epochs=epochs,
-                    train_steps_per_epoch=steps_per_epoch, train_batch_size=batch_size,
-                    train_learning_rate=learning_rate, train_tensorboard=False,
-                    train_reduce_lr={"factor": 0.5, "patience": 10, "min_delta": 0})
-    sink = io.StringIO()
-    with contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
-        model = CARE(config, name, basedir=str(basedir))
-        start = time.perf_counter()
-        history = model.train(np.asarray(x_train)[..., None], np.asarray(y_train)[..., None],
-                              validation_data=(np.asarray(x_val)[..., None], np.asarray(y_val)[..., None]))
-        seconds = time.perf_counter() - start
-    if verbose:
-        print(sink.getvalue())
-    hist = {k: [float(v) for v in vals] for k, vals in history.history.items()}
-    return model, hist, seconds
-
-
-def load_care(path):
-    """Load a CARE model saved by :func:`train_care` (a folder with config.json and weights_best.h5)."""
-    import contextlib
-    import io
-
-    from csbdeep.models import CARE
-
-    path = Path(path)
-    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-        model = CARE(None, name=path.name, basedir=str(path.parent))
-    return model
-
-
-def predict_care(model, image) -> np.ndarray:
-    """Apply a CARE model to one normalised 2D image; returns float32 of the same shape."""
-    import contextlib
-    import io
-
-    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-        out = model.predict(np.asarray(image, np.float32), axes="YX", normalizer=None)
-    return np.asarray(out, np.float32)
-
-
-def import_tensorflow_quietly():
-    """Import TensorFlow without its start-up messages (printed by C++ code, so they bypass Python's logging)."""
-    from .models import _quiet
-
-    with _quiet():
-        import tensorflow as tf
-        import csbdeep.models  # noqa: F401  (imports Keras, which prints the same messages)
-    return tf
-
-
-def _train_care_cli(args) -> None:
-    from .models import environment_summary
-
-    bench = gigadb_benchmark()
-    folder = Path(args.output)
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    model, hist, seconds = train_care(bench.x_train, bench.y_train, bench.x_val, bench.y_val, folder.parent,
-                                      name=folder.name, epochs=args.epochs, steps_per_epoch=args.steps,
-                                      seed=args.seed)
-    for extra in ("weights_last.h5", "weights_now.h5"):
-        if (folder / extra).exists():
-            (folder / extra).unlink()
-    metrics = {"train_seconds": round(seconds, 1), "epochs": args.epochs, "steps_per_epoch": args.steps,
-               "best_val_loss": min(hist["val_loss"]), "final_train_loss": hist["loss"][-1],
-               "n_train_patches": int(len(bench.x_train)), "n_val_patches": int(len(bench.x_val)),
-               "images": list(bench.names), "seed": args.seed, "environment": environment_summary(),
-               "history": hist}
-    (folder / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
-    print(json.dumps({k: v for k, v in metrics.items() if k != "history"}, indent=2))
-
-
-def main(argv=None) -> None:
-    """Command line: ``python -m bioimaging_guide.restoration train-care --output models/care-gigadb``."""
-    parser = argparse.ArgumentParser(prog="python -m bioimaging_guide.restoration")
-    sub = parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("train-care", help="train the book's CARE model on the GigaDB benchmark's training tiles")
-    p.add_argument("--output", default=f"models/{CARE_NAME}", help="the model folder to create")
-    p.add_argument("--epochs", type=int, default=60)
-    p.add_argument("--steps", type=int, default=100)
-    p.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args(argv)
-    if args.command == "train-care":
-        _train_care_cli(args)
-
-
-if __name__ == "__main__":  # pragma: no cover
-    main()

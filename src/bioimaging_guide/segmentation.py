@@ -45,13 +45,6 @@ def remove_small(labels: np.ndarray, min_size: int) -> np.ndarray:
     return out
 
 
-def normalize(image: np.ndarray, low: float = 1.0, high: float = 99.8) -> np.ndarray:
-    """Percentile normalisation: ``low``-th percentile → 0, ``high``-th → 1 (not clipped)."""
-    image = _as_2d_float(image)
-    lo, hi = np.percentile(image, [low, high])
-    return (image - lo) / max(hi - lo, 1e-6)
-
-
 def foreground_otsu(image: np.ndarray, sigma: float = 1.0) -> np.ndarray:
     """Boolean foreground mask: Gaussian smoothing then Otsu's threshold."""
     smooth = filters.gaussian(_as_2d_float(image), sigma=sigma, preserve_range=True)

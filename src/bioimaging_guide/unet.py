@@ -23,15 +23,16 @@ chapter.
 Helpers: :func:`count_parameters` (how many numbers training adjusts),
 :meth:`UNet.receptive_field` (how far an output pixel can "see") and
 :func:`empirical_receptive_field` (the same, measured with gradients),
-:func:`set_seed` (reproducible, deterministic CPU runs),
-:func:`random_crops` and :func:`train` (a short, plain training loop on
-random crops) and :func:`predict_image` (apply a trained network to a whole
-2D image).
+:func:`random_crops` and :func:`train` (the book's one training loop for its
+PyTorch networks, with optional validation and learning-rate schedules) and
+:func:`predict_image` (apply a trained network to a whole 2D image). Seed a
+run with :func:`bioimaging_guide.common.seed_everything`.
 """
 
 from __future__ import annotations
 
-import random
+import time
+from collections.abc import Sequence
 
 import numpy as np
 import torch
@@ -46,29 +47,10 @@ __all__ = [
     "count_parameters",
     "empirical_receptive_field",
     "predict_image",
+    "History",
     "random_crops",
-    "set_seed",
     "train",
 ]
-
-
-def set_seed(seed: int = 0, threads: int | None = 2) -> None:
-    """Seed Python, NumPy and PyTorch and ask PyTorch for deterministic algorithms.
-
-    Parameters
-    ----------
-    seed
-        The seed for every random number generator.
-    threads
-        Number of CPU threads PyTorch may use (``None``: leave unchanged).
-        The book's notebooks use 2, so that timings are comparable.
-    """
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
-    if threads is not None:
-        torch.set_num_threads(threads)
-    torch.use_deterministic_algorithms(True, warn_only=True)
 
 
 class ConvBlock(nn.Sequential):
@@ -313,16 +295,51 @@ def random_crops(inputs, targets, size: int, n: int, rng: np.random.Generator, a
     return torch.from_numpy(np.stack(xs)[:, None]), torch.from_numpy(np.stack(ys)[:, None])
 
 
-def train(model: nn.Module, next_batch, loss_fn, steps: int, lr: float = 1e-3, decay: bool = False) -> list[float]:
-    """Train ``model`` for ``steps`` steps of the Adam optimiser; returns the loss of every step.
+class History(list):
+    """What :func:`train` returns: the loss of every step (it *is* that list), plus the evaluation record.
+
+    Attributes
+    ----------
+    step, train_loss, val_loss
+        Every ``eval_every`` steps (and at the last step): the step number,
+        the mean training loss since the previous record, and the validation
+        loss (empty if no ``validate`` function was given).
+    stopped_early
+        True if training stopped at ``max_seconds`` before ``steps``.
+    seconds
+        Wall time of the training loop.
+    """
+
+    def __init__(self):
+        super().__init__()
+        self.step: list[int] = []
+        self.train_loss: list[float] = []
+        self.val_loss: list[float] = []
+        self.stopped_early = False
+        self.seconds = 0.0
+
+    def as_dict(self) -> dict:
+        """The evaluation record as plain lists (for JSON files)."""
+        return {"step": self.step, "train_loss": self.train_loss, "val_loss": self.val_loss,
+                "stopped_early": self.stopped_early}
+
+
+def train(model: nn.Module, next_batch, loss_fn, steps: int, lr: float = 1e-3, decay: bool = False,
+          milestones: Sequence[int] = (), validate=None, eval_every: int = 100,
+          max_seconds: float | None = None) -> History:
+    """Train ``model`` with the Adam optimiser: the book's one training loop for its PyTorch networks.
 
     Parameters
     ----------
     model
-        Any PyTorch model (it is left in training mode).
+        Any PyTorch model. It is left in training mode, unless ``validate`` is
+        given: then it holds the weights with the lowest validation loss and is
+        left in evaluation mode.
     next_batch
-        Function without arguments returning one ``(inputs, targets)`` batch
-        of tensors, e.g. ``lambda: random_crops(xs, ys, 64, 8, rng)``.
+        Function without arguments returning one ``(inputs, targets)`` batch,
+        e.g. ``lambda: random_crops(xs, ys, 64, 8, rng)``. ``targets`` may be
+        anything ``loss_fn`` understands (Noise2Void passes the noisy batch and
+        its blind-spot mask).
     loss_fn
         ``loss_fn(model(inputs), targets)`` must return a scalar tensor, e.g.
         one of :data:`bioimaging_guide.losses.LOSSES`.
@@ -336,12 +353,30 @@ def train(model: nn.Module, next_batch, loss_fn, steps: int, lr: float = 1e-3, d
         around until the last step, so that two short runs compared at their
         last step can differ by chance; decaying the learning rate makes the
         end point of a short training much more stable.
+    milestones
+        Alternatively, halve the learning rate at these steps.
+    validate
+        Function ``validate(model) -> float`` (called in evaluation mode,
+        without gradients) every ``eval_every`` steps; the weights with the
+        lowest value are kept.
+    eval_every
+        Steps between two records of the :class:`History`.
+    max_seconds
+        Stop after this much training time (``History.stopped_early`` says so).
     """
+    if decay and milestones:
+        raise ValueError("choose either decay (cosine schedule) or milestones (step schedule), not both")
     optimiser = torch.optim.Adam(model.parameters(), lr=lr)
-    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, T_max=steps) if decay else None
+    scheduler = None
+    if decay:
+        scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, T_max=steps)
+    elif milestones:
+        scheduler = torch.optim.lr_scheduler.MultiStepLR(optimiser, milestones=list(milestones), gamma=0.5)
+    history = History()
+    best, best_state, running = np.inf, None, []
+    start = time.perf_counter()
     model.train()
-    history = []
-    for _ in range(steps):
+    for step in range(1, steps + 1):
         x, y = next_batch()
         optimiser.zero_grad()
         loss = loss_fn(model(x), y)
@@ -350,4 +385,26 @@ def train(model: nn.Module, next_batch, loss_fn, steps: int, lr: float = 1e-3, d
         if scheduler is not None:
             scheduler.step()
         history.append(float(loss.detach()))
+        running.append(history[-1])
+        out_of_time = max_seconds is not None and time.perf_counter() - start > max_seconds
+        if step % eval_every == 0 or step == steps or out_of_time:
+            history.step.append(step)
+            history.train_loss.append(float(np.mean(running)))
+            running = []
+            if validate is not None:
+                model.eval()
+                with torch.no_grad():
+                    value = float(validate(model))
+                model.train()
+                history.val_loss.append(value)
+                if value < best:
+                    best = value
+                    best_state = {k: t.detach().clone() for k, t in model.state_dict().items()}
+        if out_of_time:
+            history.stopped_early = True
+            break
+    history.seconds = time.perf_counter() - start
+    if best_state is not None:
+        model.load_state_dict(best_state)
+        model.eval()
     return history

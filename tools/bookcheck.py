@@ -13,12 +13,15 @@ stand in for the parts of `quarto render` that would catch authoring mistakes:
 * every ``{{< glossary … >}}`` term exists in ``glossary.yml``;
 * every figure has alt text;
 * fenced divs are balanced and callouts use Quarto's five callout types;
-* notebooks are named ``chapterN_*.ipynb``, start with an Open-in-Colab badge
-  pointing at the configured repository, have exactly one Colab-guarded
-  install cell, execution counts 1..N and stored outputs.
+* notebooks are named after a chapter listed in ``_quarto.yml``
+  (``NN-<chapter>.ipynb`` or ``NN-<chapter>-<part>.ipynb``), start with an
+  Open-in-Colab badge pointing at the configured repository, have exactly one
+  Colab-guarded install cell, execution counts 1..N and stored outputs;
+* the repository URL's derived copies agree with ``_quarto.yml`` (``repo.py``).
 
-Each problem names the file and line.  Run ``python tests/bookcheck.py`` from
-the repository root for a report; ``tests/test_book.py`` runs the same checks.
+Each problem names the file and line.  Run ``python tools/bookcheck.py`` from
+the repository root for a report; ``tools/tests/test_bookcheck.py`` runs the
+same checks.
 """
 
 from __future__ import annotations
@@ -34,9 +37,12 @@ from pathlib import Path
 
 import yaml
 
+# tools/repo.py: this script's folder is on sys.path when it runs (and in tools/tests/conftest.py)
+from repo import CHAPTER_NAME, NOTEBOOK_NAME, chapter_list, load_quarto, load_repo, notebook_chapter
+from repo import problems as repo_problems
+
 CROSSREF_PREFIXES = ("fig", "sec", "eq", "tbl", "lst", "thm", "lem", "cor", "prp", "def", "exm", "exr", "cnj")
 CALLOUT_TYPES = {"note", "tip", "warning", "caution", "important"}
-NOTEBOOK_NAME = re.compile(r"^chapter(?P<n>\d+)_[a-z0-9_]+\.ipynb$")
 UNNUMBERED_PAGES = {"index.qmd", "glossary.qmd", "references.qmd"}
 
 SHORTCODE = re.compile(r"\{\{<\s*(?P<name>[\w-]+)(?P<args>.*?)>\}\}")
@@ -149,33 +155,6 @@ def shortcode_args(raw: str) -> tuple[list[str], dict[str, str]]:
 
 # --------------------------------------------------------------------------- loaders
 
-def load_quarto(root: Path) -> dict:
-    return yaml.safe_load((root / "_quarto.yml").read_text(encoding="utf-8")) or {}
-
-
-def chapter_list(cfg: dict) -> list[str]:
-    out = []
-
-    def visit(items):
-        for item in items or []:
-            if isinstance(item, str):
-                out.append(item)
-            elif isinstance(item, dict):
-                if "href" in item:
-                    out.append(item["href"])
-                if "file" in item:
-                    out.append(item["file"])
-                part = item.get("part")
-                if isinstance(part, str) and part.endswith((".qmd", ".md")):
-                    out.append(part)
-                visit(item.get("chapters"))
-
-    book = cfg.get("book") or {}
-    visit(book.get("chapters"))
-    visit(book.get("appendices"))
-    return out
-
-
 def bib_keys(path: Path) -> set[str]:
     if not path.exists():
         return set()
@@ -183,8 +162,9 @@ def bib_keys(path: Path) -> set[str]:
     return set(re.findall(r"^\s*@\w+\s*\{\s*([^,\s]+)\s*,", text, flags=re.M))
 
 
-HERE = Path(__file__).resolve().parent
-GLOSSARY_HARNESS = HERE / "glossary_fixtures" / "harness.lua"
+REPO_ROOT = Path(__file__).resolve().parents[1]
+# The stub of Quarto's Lua API that the glossary extension's own tests use.
+GLOSSARY_HARNESS = REPO_ROOT / "tests" / "glossary_fixtures" / "harness.lua"
 
 
 def resolve_glossary_terms(root: Path, terms: list[str]) -> tuple[dict[str, str], str | None]:
@@ -196,7 +176,7 @@ def resolve_glossary_terms(root: Path, terms: list[str]) -> tuple[dict[str, str]
     """
     lua = root / "_extensions" / "glossary" / "glossary.lua"
     if not lua.is_file():
-        lua = HERE.parent / "_extensions" / "glossary" / "glossary.lua"
+        lua = REPO_ROOT / "_extensions" / "glossary" / "glossary.lua"
     spec = {"lua_file": str(lua), "format": "html", "project_dir": str(root), "offset": ".",
             "calls": [], "lookups": sorted(set(terms))}
     res = subprocess.run([pandoc_path(), "lua", str(GLOSSARY_HARNESS), json.dumps(spec)],
@@ -278,20 +258,19 @@ class BookChecker:
         for ch in chapters:
             p = self.root / ch
             if not p.is_file():
-                self.add(qpath, line_of(qpath.read_text(encoding="utf-8"), ch), f"chapter '{ch}' is listed but does not exist")
+                line = line_of(qpath.read_text(encoding="utf-8"), ch)
+                self.add(qpath, line, f"chapter '{ch}' is listed but does not exist")
             else:
                 files.append(p)
         listed = {(self.root / c).resolve() for c in chapters}
         for p in sorted((self.root / "chapters").glob("*.qmd")):
             if p.resolve() not in listed:
                 self.add(p, 1, "chapter file is not listed in _quarto.yml")
-            if not re.match(r"^\d{2}-[a-z0-9-]+\.qmd$", p.name):
+            if not CHAPTER_NAME.match(p.name):
                 self.add(p, 1, "chapter files are named NN-topic.qmd")
         if len(set(chapters)) != len(chapters):
             self.add(qpath, 1, "a chapter is listed twice in _quarto.yml")
         try:
-            from bioimaging_guide.repo import load_repo
-
             self.repo = load_repo(self.root)
         except Exception as err:  # noqa: BLE001 - report, don't crash
             self.add(qpath, 1, f"repository URL: {err}")
@@ -315,12 +294,14 @@ class BookChecker:
                 self.add(path, 1, f"a chapter has exactly one level-1 heading (found {len(level1)})")
             elif not level1[0]["c"][1][0].startswith("sec-"):
                 title = stringify(level1[0]["c"][2])
-                self.add(path, line_of(text, "# " + title.split(" ")[0]), f"the chapter heading '{title}' needs a {{#sec-…}} id")
+                self.add(path, line_of(text, "# " + title.split(" ")[0]),
+                         f"the chapter heading '{title}' needs a {{#sec-…}} id")
         for node in walk(ast["blocks"]):
             if node.get("t") == "Header":
                 ident = node["c"][1][0]
                 if ident.startswith("sec-"):
-                    self.define(ident, f"{path.relative_to(self.root).as_posix()}:{line_of(text, '#' + ident)}", path, line_of(text, "#" + ident))
+                    line = line_of(text, "#" + ident)
+                    self.define(ident, f"{path.relative_to(self.root).as_posix()}:{line}", path, line)
 
         # labels written in the source ({#fig-…}, {#eq-…}, {#tbl-…}, div ids)
         for i, line in enumerate(lines, 1):
@@ -334,18 +315,21 @@ class BookChecker:
                 attr, inlines, (src, _title) = node["c"]
                 kv = dict(attr[2])
                 if not stringify(inlines).strip() and not kv.get("fig-alt", "").strip():
-                    self.add(path, line_of(text, src), f"image '{src}' has no alt text (write ![alt text](…) or add fig-alt=\"…\")")
+                    self.add(path, line_of(text, src),
+                             f"image '{src}' has no alt text (write ![alt text](…) or add fig-alt=\"…\")")
             if node.get("t") == "Div":
                 ident, classes, kv = node["c"][0]
                 for c in classes:
                     if c.startswith("callout"):
                         kind = c.split("-", 1)[1] if "-" in c else ""
                         if kind not in CALLOUT_TYPES:
-                            self.add(path, line_of(text, c), f"'.{c}' is not a Quarto callout; use one of {sorted(CALLOUT_TYPES)}")
+                            self.add(path, line_of(text, c),
+                                     f"'.{c}' is not a Quarto callout; use one of {sorted(CALLOUT_TYPES)}")
                 if ident.startswith("fig-"):
                     has_img = any(n.get("t") == "Image" for n in walk(node["c"][1]))
                     if not has_img and not dict(kv).get("fig-alt"):
-                        self.add(path, line_of(text, "#" + ident), f"figure '{ident}' has no alt text (add fig-alt=\"…\")")
+                        self.add(path, line_of(text, "#" + ident),
+                                 f"figure '{ident}' has no alt text (add fig-alt=\"…\")")
 
         # citations and cross-references
         for node in walk(ast["blocks"]):
@@ -403,7 +387,8 @@ class BookChecker:
             return
         for path, line, term in self.glossary_uses:
             if not found.get(term):
-                self.add(path, line, f"glossary term '{term}' is not in glossary.yml (add it there, or fix the spelling)")
+                self.add(path, line,
+                         f"glossary term '{term}' is not in glossary.yml (add it there, or fix the spelling)")
 
     def check_embed(self, path: Path, line: int, raw: str) -> None:
         target = raw.split()[0] if raw else ""
@@ -422,7 +407,8 @@ class BookChecker:
             return
         opts = cell_options(cell)
         if not has_image_output(cell) and label.startswith("fig-"):
-            self.add(path, line, f"cell '{label}' of '{nbref}' has no stored image output (run the notebook and commit its outputs)")
+            self.add(path, line, f"cell '{label}' of '{nbref}' has no stored image output "
+                                 "(run the notebook and commit its outputs)")
         if label.startswith("fig-"):
             if not str(opts.get("fig-cap", "")).strip():
                 self.add(path, line, f"cell '{label}' of '{nbref}' has no fig-cap")
@@ -431,12 +417,17 @@ class BookChecker:
         self.define(label, where, path, line)
 
     # -- notebooks ---------------------------------------------------------------
-    def check_notebook(self, path: Path) -> None:
+    def check_notebook(self, path: Path, chapters: list[Path]) -> None:
+        """Check one notebook; ``chapters`` are the existing chapter files listed in ``_quarto.yml``."""
         rel = path.relative_to(self.root).as_posix()
+        stems = [p.stem for p in chapters if CHAPTER_NAME.match(p.name)]
         if not NOTEBOOK_NAME.match(path.name):
-            self.add(path, 1, "notebooks are named chapterN_topic.ipynb (lower case, underscores)")
-        elif not 1 <= int(NOTEBOOK_NAME.match(path.name).group("n")) <= 11:
-            self.add(path, 1, "chapter number must be between 1 and 11")
+            self.add(path, 1, "notebooks are named after their chapter: NN-<chapter>.ipynb or "
+                              "NN-<chapter>-<part>.ipynb (lower case, hyphens)")
+        elif notebook_chapter(path.name, stems) is None:
+            self.add(path, 1, f"no chapter for this notebook: its name must be the file name of a chapter "
+                              f"listed in _quarto.yml, optionally followed by -<part> "
+                              f"(chapters: {', '.join(stems) or 'none'})")
         try:
             nb = load_notebook(path)
         except (json.JSONDecodeError, UnicodeDecodeError) as err:
@@ -494,21 +485,20 @@ class BookChecker:
     def run(self) -> list[Problem]:
         files = self.check_config()
         for nb in sorted((self.root / "notebooks").glob("*.ipynb")):
-            self.check_notebook(nb)
+            self.check_notebook(nb, files)
         for f in files:
             self.check_qmd(f)
         self.check_glossary_terms()
         for file, line, ref in self.pending_refs:
             if ref not in self.labels:
-                self.add(Path(file), line, f"cross-reference '@{ref}' does not resolve to any label in the book or its embedded cells")
+                self.add(Path(file), line,
+                         f"cross-reference '@{ref}' does not resolve to any label in the book or its embedded cells")
         if self.repo is not None:
             try:
-                from bioimaging_guide.repo import problems
-
-                for p in problems(self.root):
+                for p in repo_problems(self.root):
                     f, _, msg = p.partition(": ")
                     self.add(f, 1, msg)
-            except Exception as err:  # noqa: BLE001
+            except Exception as err:  # noqa: BLE001 - report, don't crash
                 self.add("_quarto.yml", 1, f"repository URL checks failed: {err}")
         return sorted(set(self.problems))
 

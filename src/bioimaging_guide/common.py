@@ -1,0 +1,164 @@
+"""Basics every other module and notebook shares: normalisation, seeding, quiet imports, environment records.
+
+Each idea has exactly one home here:
+
+* :func:`normalize_percentile` scales intensities so that two percentiles
+  become 0 and 1 (optionally computed on a *reference*, e.g. the training
+  regions only, which keeps test pixels from leaking into the scaling);
+* :func:`seed_everything` seeds Python, NumPy and the deep-learning
+  frameworks a notebook uses, without importing TensorFlow into a
+  PyTorch-only notebook;
+* :func:`quiet` keeps progress bars and start-up chatter of TensorFlow,
+  Keras, StarDist and Cellpose out of notebook outputs;
+* :func:`environment_summary` records versions and hardware for model cards.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import platform
+import random
+import sys
+from collections.abc import Iterable, Iterator
+
+import numpy as np
+
+__all__ = ["environment_summary", "normalize_percentile", "quiet", "seed_everything"]
+
+#: Frameworks :func:`seed_everything` knows how to seed.
+FRAMEWORKS = ("torch", "tensorflow")
+
+
+def normalize_percentile(image, low: float = 1.0, high: float = 99.8, reference=None,
+                         channel_axis: int | None = None, dtype=np.float32) -> np.ndarray:
+    """Scale intensities so that the ``low`` and ``high`` percentiles become 0 and 1 (values are not clipped).
+
+    Parameters
+    ----------
+    image
+        Array of any shape (a 2D image, a stack, a batch of patches).
+    low, high
+        Percentiles mapped to 0 and 1. The book uses 1 and 99.8 for network
+        inputs and 0.1 and 99.9 for high-SNR references.
+    reference
+        Array the percentiles are computed on (default: ``image`` itself).
+        Pass the *training* part of an image to normalise its test part with
+        numbers that never saw test pixels.
+    channel_axis
+        If given, each channel along this axis is scaled on its own (e.g.
+        ``-1`` for an RGB image of shape (H, W, 3)).
+    dtype
+        Output type: ``float32`` (default, what the networks take) or
+        ``float64``. The arithmetic is always done in ``float64``.
+    """
+    dtype = np.dtype(dtype)
+    if dtype.kind != "f":
+        raise ValueError(f"dtype must be a floating-point type, got {dtype}")
+    image = np.asarray(image)
+    if image.dtype.kind not in "uif":
+        raise ValueError(f"cannot normalise an image of type {image.dtype}; convert it to numbers first")
+    ref = image if reference is None else np.asarray(reference)
+    if ref.size == 0:
+        raise ValueError("cannot normalise: the image (or reference) is empty")
+    ref = ref.astype(np.float64, copy=False)
+    if channel_axis is None:
+        lo, hi = np.percentile(ref, [low, high])
+    else:
+        axes = tuple(a for a in range(ref.ndim) if a != channel_axis % ref.ndim)
+        lo = np.percentile(ref, low, axis=axes, keepdims=True)
+        hi = np.percentile(ref, high, axis=axes, keepdims=True)
+    return ((image.astype(np.float64, copy=False) - lo) / np.maximum(hi - lo, 1e-6)).astype(dtype, copy=False)
+
+
+def seed_everything(seed: int, frameworks: Iterable[str] | None = None, threads: int | None = None,
+                    deterministic: bool = False) -> None:
+    """Seed Python's and NumPy's random number generators and those of the deep-learning frameworks.
+
+    Parameters
+    ----------
+    seed
+        The seed for every generator.
+    frameworks
+        Which of ``"torch"`` and ``"tensorflow"`` to seed, importing them if
+        needed (TensorFlow quietly). ``None`` (default) seeds those that are
+        already imported, so a PyTorch-only notebook never loads TensorFlow.
+    threads
+        CPU threads PyTorch may use (``None``: leave unchanged). The book's
+        timings use 2.
+    deterministic
+        Ask PyTorch (deterministic algorithms) and TensorFlow (op
+        determinism) for run-to-run identical results on the CPU.
+    """
+    wanted = [f for f in FRAMEWORKS if f in sys.modules] if frameworks is None else list(frameworks)
+    unknown = sorted(set(wanted) - set(FRAMEWORKS))
+    if unknown:
+        raise ValueError(f"cannot seed {unknown}: choose among {list(FRAMEWORKS)}")
+    random.seed(seed)
+    np.random.seed(seed)
+    os.environ.setdefault("PYTHONHASHSEED", str(seed))
+    if "torch" in wanted:
+        import torch
+
+        torch.manual_seed(seed)
+        if threads is not None:
+            torch.set_num_threads(threads)
+        if deterministic:
+            torch.use_deterministic_algorithms(True, warn_only=True)
+    if "tensorflow" in wanted:
+        with quiet():
+            import tensorflow as tf
+
+        tf.random.set_seed(seed)
+        if deterministic:
+            tf.config.experimental.enable_op_determinism()
+
+
+@contextlib.contextmanager
+def quiet(enabled: bool = True) -> Iterator[None]:
+    """Keep library chatter out of the output while the block runs.
+
+    Python-level output (progress bars, Keras and StarDist messages) is
+    captured and dropped; the process-level standard error is sent to
+    ``/dev/null``, because TensorFlow logs from C++. ``enabled=False``
+    makes this a no-op (for verbose runs).
+    """
+    if not enabled:
+        yield
+        return
+    sink = io.StringIO()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    try:
+        with contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
+            yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
+def _version(package: str) -> str | None:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(package)
+    except PackageNotFoundError:
+        return None
+
+
+def environment_summary() -> dict:
+    """Python, platform, CPU count and the versions of the packages that shape results (those installed)."""
+    out: dict = {"python": platform.python_version(), "platform": platform.platform(), "cpu_count": os.cpu_count()}
+    for package in ("numpy", "scikit-image", "tensorflow-cpu", "tensorflow", "csbdeep", "stardist", "torch",
+                    "cellpose"):
+        v = _version(package)
+        if v is not None:
+            out[package] = v
+    if "torch" in sys.modules:
+        out["torch_threads"] = sys.modules["torch"].get_num_threads()
+    return out

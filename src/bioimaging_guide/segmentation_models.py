@@ -1,0 +1,332 @@
+"""Deep-learning nucleus segmentation: StarDist and Cellpose, trained, loaded and scored the book's way.
+
+Both networks are trained on the fluorescence images of the DSB 2018 *train*
+split, validated on the *val* split and never shown the *test* split
+(:func:`training_data`). The book ships one model of each
+(``stardist-dsb2018``, ``cellpose-dsb2018``); :mod:`bioimaging_guide.models`
+trains, saves, loads and documents them. This module holds what is specific
+to segmentation:
+
+* :func:`train_stardist` and :func:`train_cellpose` (also used directly by the
+  chapter on training models, for short runs, fine-tuning and
+  human-in-the-loop rounds);
+* :class:`SegmentationModel`, what :func:`load_segmentation_model` returns:
+  ``predict(image)`` gives an int32 label image;
+* :func:`evaluate_on_split`, the metrics on a model card.
+
+Loading never unpickles code: StarDist weights are an HDF5 file of arrays plus
+JSON configuration; Cellpose weights are a plain tensor dictionary read with
+``torch.load(weights_only=True)``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .common import normalize_percentile, quiet, seed_everything
+
+__all__ = [
+    "AUGMENTATION",
+    "SegmentationModel",
+    "augment",
+    "evaluate_on_split",
+    "load_segmentation_model",
+    "pad_to_size",
+    "stardist_config",
+    "train_cellpose",
+    "train_stardist",
+    "training_data",
+]
+
+#: Augmentation of :func:`augment` (StarDist training): random 90° rotations and flips of image and
+#: labels; intensity scaled by a factor from ``scale`` and shifted by an offset from ``shift``;
+#: Gaussian noise with a standard deviation drawn up to ``noise_sd``.
+AUGMENTATION = {"rotate_flip": True, "scale": (0.7, 1.3), "shift": (-0.1, 0.1), "noise_sd": 0.03}
+
+#: Slimmer than Cellpose's default [32, 64, 128, 256] so the weights stay < 10 MB.
+CELLPOSE_NBASE = (16, 32, 64, 128)
+
+
+# --------------------------------------------------------------------------- data
+
+def training_data(subset: str = "fluorescence"):
+    """(X_train, Y_train, X_val, Y_val) from the DSB 2018 train and val splits, normalised."""
+    from .data import load_dsb2018
+
+    def prep(samples):
+        xs = [normalize_percentile(s.image) for s in samples]
+        ys = [s.labels.astype(np.int32) for s in samples]
+        return xs, ys
+
+    xt, yt = prep(load_dsb2018(subset, "train"))
+    xv, yv = prep(load_dsb2018(subset, "val"))
+    return xt, yt, xv, yv
+
+
+def pad_to_size(x: np.ndarray, y: np.ndarray, size: Sequence[int]):
+    """Pad an image (with its minimum) and its labels (with 0) to at least ``size`` pixels per axis.
+
+    StarDist draws training patches of a fixed size; images smaller than the
+    patch (some DSB images are 161 pixels wide) are padded with background.
+    """
+    pad = [(0, max(0, int(s) - n)) for s, n in zip(size, x.shape[:2])]
+    if not any(p[1] for p in pad):
+        return x, y
+    x = np.pad(x, pad + [(0, 0)] * (x.ndim - 2), constant_values=float(np.min(x)))
+    return x, np.pad(y, pad, constant_values=0)
+
+
+def augment(x: np.ndarray, y: np.ndarray, rng: np.random.Generator | None = None,
+            scale=AUGMENTATION["scale"], shift=AUGMENTATION["shift"], noise_sd: float = AUGMENTATION["noise_sd"]):
+    """Random flips and 90° rotations (image and labels), intensity scaling and noise (image only).
+
+    See :data:`AUGMENTATION` for what the parameters mean.
+    """
+    rng = np.random.default_rng() if rng is None else rng
+    k = int(rng.integers(4))
+    x, y = np.rot90(x, k, axes=(0, 1)), np.rot90(y, k, axes=(0, 1))
+    if rng.random() < 0.5:
+        x, y = x[:, ::-1], y[:, ::-1]
+    x = x * rng.uniform(*scale) + rng.uniform(*shift)
+    x = x + rng.normal(0, rng.uniform(0, noise_sd), size=x.shape)
+    return np.ascontiguousarray(x, dtype=np.float32), np.ascontiguousarray(y)
+
+
+# --------------------------------------------------------------------------- StarDist
+
+def stardist_config(epochs: int, steps_per_epoch: int, **overrides):
+    """A StarDist ``Config2D`` with the book's defaults (32 rays, grid 2×2, 128-pixel patches, U-Net depth 3)."""
+    from stardist.models import Config2D
+
+    params = dict(
+        n_rays=32, grid=(2, 2), n_channel_in=1, train_patch_size=(128, 128), train_batch_size=8,
+        unet_n_depth=3, unet_n_filter_base=32, train_epochs=epochs, train_steps_per_epoch=steps_per_epoch,
+        train_learning_rate=3e-4, train_tensorboard=False,
+        train_reduce_lr={"factor": 0.5, "patience": 10, "min_delta": 0},
+    )
+    params.update(overrides)
+    return Config2D(**params)
+
+
+def train_stardist(out_dir: str | Path, name: str = "stardist-dsb2018", epochs: int = 120,
+                   steps_per_epoch: int = 50, seed: int = 2018, data=None, verbose: int = 0,
+                   init_from: str | Path | None = None, learning_rate: float | None = None,
+                   optimize_thresholds: bool = True, augmentation: dict | None = None, **config):
+    """Train StarDist 2D (by default on the DSB fluorescence train split); returns (model, history, seconds).
+
+    The model is written to ``out_dir/name``. ``data`` = (X_train, Y_train,
+    X_val, Y_val) overrides the default data. ``init_from`` (a shipped model
+    name or a model folder) starts from trained weights instead of random
+    ones: fine-tuning / transfer learning. ``augmentation`` overrides entries
+    of :data:`AUGMENTATION`; other keyword arguments are ``Config2D``
+    parameters (e.g. ``n_rays``, ``grid``, ``train_patch_size``).
+    """
+    with quiet(not verbose):
+        from stardist import fill_label_holes
+        from stardist.models import StarDist2D
+
+    seed_everything(seed, frameworks=("tensorflow",))
+    xt, yt, xv, yv = training_data() if data is None else data
+    yt = [fill_label_holes(y) for y in yt]
+    yv = [fill_label_holes(y) for y in yv]
+    patch = tuple((config.get("train_patch_size") or (128, 128)))
+    xt, yt = zip(*[pad_to_size(x, y, patch) for x, y in zip(xt, yt)])
+    rng = np.random.default_rng(seed)
+    aug = {**AUGMENTATION, **(augmentation or {})}
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    if init_from is not None:
+        from .models import model_folder
+
+        source = Path(init_from) if Path(init_from).is_dir() else model_folder(str(init_from))
+        shutil.copytree(source, out_dir / name, dirs_exist_ok=True)
+        with quiet(not verbose):
+            model = StarDist2D(None, name=name, basedir=str(out_dir))
+        model.config.train_epochs, model.config.train_steps_per_epoch = epochs, steps_per_epoch
+        model.config.train_tensorboard = False
+        if learning_rate is not None:
+            model.config.train_learning_rate = learning_rate
+    else:
+        if learning_rate is not None:
+            config["train_learning_rate"] = learning_rate
+        model = StarDist2D(stardist_config(epochs, steps_per_epoch, **config), name=name, basedir=str(out_dir))
+
+    def augmenter(x, y):
+        return augment(x, y, rng, scale=aug["scale"], shift=aug["shift"], noise_sd=aug["noise_sd"])
+
+    start = time.perf_counter()
+    with quiet(not verbose):
+        history = model.train(xt, yt, validation_data=(xv, yv), augmenter=augmenter,
+                              epochs=epochs, steps_per_epoch=steps_per_epoch, seed=seed, workers=1)
+    if optimize_thresholds:
+        with quiet(not verbose):
+            model.optimize_thresholds(xv, yv, optimize_kwargs={"tol": 1e-2, "maxiter": 20})
+    seconds = time.perf_counter() - start
+    (out_dir / name / "weights_last.h5").unlink(missing_ok=True)  # keep only the best weights (size limit)
+    return model, {k: [float(v) for v in vals] for k, vals in history.history.items()}, seconds
+
+
+# --------------------------------------------------------------------------- Cellpose
+
+def _cellpose_net(diam_mean: float = 17.0, nbase: Sequence[int] = CELLPOSE_NBASE):
+    """A Cellpose network with fewer channels than the default one.
+
+    Cellpose's prediction code expects a 256-long "style" vector (the size of
+    its default network's deepest layer); the slimmer network's style vector is
+    zero-padded to that length. The weights are those of a standard ``CPnet``.
+    """
+    import torch
+    from cellpose.resnet_torch import CPnet
+
+    class SlimCPnet(CPnet):
+        def forward(self, data):
+            y, style, *rest = super().forward(data)
+            if style.shape[1] < 256:
+                style = torch.cat([style, style.new_zeros(style.shape[0], 256 - style.shape[1])], dim=1)
+            return (y, style, *rest)
+
+    return SlimCPnet([2, *nbase], 3, sz=3, mkldnn=False, max_pool=True, diam_mean=diam_mean)
+
+
+def train_cellpose(out_dir: str | Path, name: str = "cellpose-dsb2018", epochs: int = 180,
+                   seed: int = 2018, data=None, learning_rate: float = 0.005, batch_size: int = 8,
+                   nbase: Sequence[int] = CELLPOSE_NBASE, weight_decay: float = 1e-4, crop: int = 224,
+                   scale_range: float = 0.5, diam_mean: float = 17.0, verbose: int = 0):
+    """Train a Cellpose 3 network from scratch (by default on the DSB fluorescence train split).
+
+    Images are used at their own scale (``rescale=False``) with random
+    rescaling (``scale_range``) as augmentation, so prediction needs no size
+    model. The model folder ``out_dir/name`` gets ``weights.pt`` and
+    ``config.json``. Returns (that folder, {"train_loss", "val_loss"}, seconds).
+    """
+    import torch
+    from cellpose import train
+
+    seed_everything(seed, frameworks=("torch",))
+    logging.getLogger("cellpose").setLevel(logging.WARNING)
+    xt, yt, xv, yv = training_data() if data is None else data
+    out_dir = Path(out_dir)
+    work = out_dir / f".{name}-training"
+    work.mkdir(parents=True, exist_ok=True)
+    net = _cellpose_net(diam_mean=diam_mean, nbase=nbase)
+    start = time.perf_counter()
+    with quiet(not verbose):
+        path, train_losses, test_losses = train.train_seg(
+            net, train_data=xt, train_labels=yt, test_data=xv, test_labels=yv, channels=[0, 0],
+            normalize=False, n_epochs=epochs, learning_rate=learning_rate, weight_decay=weight_decay,
+            batch_size=batch_size, save_path=str(work), save_every=10**9, model_name=name,
+            rescale=False, scale_range=scale_range, min_train_masks=1, bsize=crop,
+        )
+    seconds = time.perf_counter() - start
+    final = out_dir / name
+    final.mkdir(parents=True, exist_ok=True)
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    torch.save(state, final / "weights.pt")
+    from importlib.metadata import version
+
+    (final / "config.json").write_text(json.dumps(
+        {"framework": "cellpose", "cellpose_version": version("cellpose"), "nbase": [2, *nbase],
+         "nout": 3, "diam_mean": diam_mean, "rescale": 1.0, "channels": [0, 0]}, indent=2))
+    shutil.rmtree(work, ignore_errors=True)
+    losses = {"train_loss": [float(v) for v in train_losses],
+              "val_loss": [float(v) for v in test_losses]}
+    return final, losses, seconds
+
+
+# --------------------------------------------------------------------------- loading and prediction
+
+@dataclass
+class SegmentationModel:
+    """A loaded segmentation model: ``predict(image)`` returns an int32 label image."""
+
+    name: str
+    framework: str
+    _predict: Callable[[np.ndarray], np.ndarray]
+    task: str = "segmentation"
+
+    def predict(self, image: np.ndarray) -> np.ndarray:
+        """Segment one 2D image (H × W, or H × W × 3 RGB, averaged to grey); normalised here."""
+        image = np.asarray(image)
+        if image.ndim == 3 and image.shape[-1] in (3, 4):
+            image = image[..., :3].astype(np.float32).mean(axis=-1)
+        if image.ndim != 2:
+            raise ValueError(f"{self.name} segments 2D images (H x W or H x W x 3), got shape {image.shape}")
+        if image.size == 0 or min(image.shape) < 8:
+            raise ValueError(f"image of shape {image.shape} is too small to segment")
+        labels = self._predict(normalize_percentile(image))
+        return np.asarray(labels, dtype=np.int32)
+
+
+def load_segmentation_model(path: str | Path) -> SegmentationModel:
+    """Load a StarDist (config.json + weights_*.h5) or book Cellpose (config.json + weights.pt) model folder."""
+    path = Path(path)
+    if (path / "weights.pt").is_file() and (path / "config.json").is_file():
+        if json.loads((path / "config.json").read_text()).get("framework") == "cellpose":
+            return _load_cellpose(path)
+    if (path / "config.json").is_file() and any(path.glob("weights_*.h5")):
+        return _load_stardist(path)
+    raise ValueError(f"{path} is neither a StarDist model folder (config.json + weights_*.h5) "
+                     "nor a book Cellpose model folder (config.json + weights.pt)")
+
+
+def _load_stardist(path: Path) -> SegmentationModel:
+    with quiet():
+        import tensorflow as tf
+        from stardist.models import StarDist2D
+
+        tf.get_logger().setLevel("ERROR")  # no retracing warnings when image sizes vary
+        model = StarDist2D(None, name=path.name, basedir=str(path.parent))
+
+    def predict(x):
+        n_tiles = tuple(max(1, int(np.ceil(s / 1024))) for s in x.shape)
+        labels, _ = model.predict_instances(x, n_tiles=n_tiles, show_tile_progress=False, verbose=False)
+        return labels
+
+    return SegmentationModel(path.name, "stardist", predict)
+
+
+def _load_cellpose(path: Path) -> SegmentationModel:
+    import torch
+    from cellpose import models
+
+    logging.getLogger("cellpose").setLevel(logging.WARNING)
+    cfg = json.loads((path / "config.json").read_text())
+    model = models.CellposeModel(gpu=False, pretrained_model=False, diam_mean=cfg["diam_mean"])
+    net = _cellpose_net(cfg["diam_mean"], cfg["nbase"][1:])
+    net.load_state_dict(torch.load(path / "weights.pt", map_location="cpu", weights_only=True))
+    net.eval()
+    model.net = net
+    model.diam_labels = float(net.diam_labels.item())
+
+    def predict(x):
+        masks, _flows, _styles = model.eval(x, channels=[0, 0], normalize=False, rescale=cfg["rescale"],
+                                            progress=None)
+        return masks
+
+    return SegmentationModel(path.name, "cellpose", predict)
+
+
+# --------------------------------------------------------------------------- evaluation
+
+def evaluate_on_split(model: SegmentationModel, subset: str = "fluorescence", split: str = "test") -> dict:
+    """F1, precision, recall and PQ at IoU 0.5 and AP (mean accuracy over τ = 0.50…0.95), pooled over images."""
+    from . import evaluation as ev
+    from .data import load_dsb2018
+
+    samples = load_dsb2018(subset, split)
+    preds = [model.predict(s.image) for s in samples]
+    gts = [s.labels for s in samples]
+    curve = ev.match_dataset(gts, preds, thresh=list(ev.DSB_THRESHOLDS))
+    at05 = curve[0]
+    return {"subset": subset, "split": split, "images": len(samples), "nuclei": int(at05.n_true),
+            "f1@0.5": round(at05.f1, 4), "precision@0.5": round(at05.precision, 4),
+            "recall@0.5": round(at05.recall, 4), "pq@0.5": round(at05.panoptic_quality, 4),
+            "ap@0.5:0.95": round(float(np.mean([c.accuracy for c in curve])), 4)}
