@@ -1,6 +1,6 @@
 # Two entry points (see README):
 #   make book   set up everything, then render the book (HTML + PDF) into _book/
-#   make test   set up everything, then run all tests (unit tests, book checks,
+#   make test   set up everything, then run all tests (lint, unit tests, book checks,
 #               every notebook under nbval, workflow schema validation)
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
@@ -8,14 +8,18 @@ PY     := $(VENV)/bin/python
 # that folder exists; otherwise the data loader downloads from the pinned URLs.
 MIRROR := $(or $(BIOIMAGING_GUIDE_MIRROR),$(wildcard $(abspath ../shared/data)))
 
-.PHONY: setup test book quarto clean help
+.PHONY: setup lint test book quarto clean help
 help:
 	@sed -n '1,6p' Makefile
 
 setup:
 	@VENV=$(VENV) scripts/setup-env
 
-test: setup
+lint: setup
+	$(VENV)/bin/ruff check
+	$(VENV)/bin/ruff format --check
+
+test: setup lint
 	@echo "data mirror: $(if $(MIRROR),$(MIRROR),none (downloading from the pinned URLs))"
 	BIOIMAGING_GUIDE_MIRROR=$(MIRROR) MPLBACKEND=Agg $(PY) -m pytest
 

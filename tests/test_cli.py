@@ -18,8 +18,9 @@ from bioimaging_guide.cli import main
 from bioimaging_guide.models import REGISTRY, SHIPPED, load_model, shipped_models_dir
 
 ROOT = Path(__file__).resolve().parents[1]
-pytestmark = pytest.mark.skipif(not (shipped_models_dir() / "stardist-dsb2018").is_dir(),
-                                reason="shipped StarDist model not trained yet")
+pytestmark = pytest.mark.skipif(
+    not (shipped_models_dir() / "stardist-dsb2018").is_dir(), reason="shipped StarDist model not trained yet"
+)
 
 
 @pytest.fixture(scope="module")
@@ -66,13 +67,16 @@ def test_large_image_is_tiled(tmp_path, capsys, real):
     assert labels.shape == big.shape and labels.max() > 150
 
 
-@pytest.mark.parametrize("case, message", [
-    ("unreadable", "cannot read"),
-    ("stack", "looks like a stack"),
-    ("constant", "nothing to segment"),
-    ("missing", "does not exist"),
-    ("empty folder", "holds no images"),
-])
+@pytest.mark.parametrize(
+    "case, message",
+    [
+        ("unreadable", "cannot read"),
+        ("stack", "looks like a stack"),
+        ("constant", "nothing to segment"),
+        ("missing", "does not exist"),
+        ("empty folder", "holds no images"),
+    ],
+)
 def test_bad_input_is_refused_and_nothing_is_written(tmp_path, capsys, real, case, message):
     good = write_png(tmp_path / "good.png", real["7f4cbe0b"].image)
     bad = tmp_path / "bad.tif"
@@ -140,6 +144,7 @@ def test_shipped_segmenters_reproduce_their_card(name, real):
 
 # --------------------------------------------------------------------------- denoise
 
+
 @pytest.fixture(scope="module")
 def noisy_crop(real_data):
     from bioimaging_guide.data import load_gigadb_pairs
@@ -155,8 +160,9 @@ def test_denoise_round_trip_on_a_real_image(tmp_path, capsys, noisy_crop, model)
     low, high = noisy_crop
     tifffile.imwrite(tmp_path / "mito.tif", low)
     write_png(tmp_path / "mito8.png", low / 255.0)
-    code, out = run(["denoise", tmp_path / "mito.tif", tmp_path / "mito8.png", "--model", model,
-                     "-o", tmp_path / "out"], capsys)
+    code, out = run(
+        ["denoise", tmp_path / "mito.tif", tmp_path / "mito8.png", "--model", model, "-o", tmp_path / "out"], capsys
+    )
     assert code == 0, out
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["mito.tif", "mito8.tif"]
     restored = tifffile.imread(tmp_path / "out" / "mito.tif")
@@ -166,15 +172,18 @@ def test_denoise_round_trip_on_a_real_image(tmp_path, capsys, noisy_crop, model)
     assert score(restored, ref)["psnr"] > score(low.astype(float), ref)["psnr"] + 3
 
 
-@pytest.mark.parametrize("case, message", [
-    ("missing", "does not exist"),
-    ("stack", "looks like a stack"),
-    ("rgb", "colour (RGB) image"),
-    ("complex", "unsupported pixel type"),
-    ("boolean", "unsupported pixel type"),
-    ("unreadable", "cannot read"),
-    ("constant", "nothing to denoise"),
-])
+@pytest.mark.parametrize(
+    "case, message",
+    [
+        ("missing", "does not exist"),
+        ("stack", "looks like a stack"),
+        ("rgb", "colour (RGB) image"),
+        ("complex", "unsupported pixel type"),
+        ("boolean", "unsupported pixel type"),
+        ("unreadable", "cannot read"),
+        ("constant", "nothing to denoise"),
+    ],
+)
 def test_denoise_refuses_bad_input_and_writes_nothing(tmp_path, capsys, noisy_crop, case, message):
     good = tmp_path / "good.tif"
     tifffile.imwrite(good, noisy_crop[0])
@@ -204,8 +213,9 @@ def test_denoise_existing_output_needs_overwrite(tmp_path, capsys, noisy_crop):
     keep.write_bytes(b"previous result")
     code, out = run(["denoise", tmp_path / "a.tif", "--model", "n2v-gigadb", "-o", tmp_path / "out"], capsys)
     assert code == 2 and "--overwrite" in out and keep.read_bytes() == b"previous result"
-    code, out = run(["denoise", tmp_path / "a.tif", "--model", "n2v-gigadb", "-o", tmp_path / "out",
-                     "--overwrite"], capsys)
+    code, out = run(
+        ["denoise", tmp_path / "a.tif", "--model", "n2v-gigadb", "-o", tmp_path / "out", "--overwrite"], capsys
+    )
     assert code == 0, out
     assert tifffile.imread(keep).dtype == np.float32
     assert [p.name for p in (tmp_path / "out").iterdir()] == ["a.tif"]  # no temporary files left
@@ -221,6 +231,7 @@ def test_models_are_used_for_their_task_only(tmp_path, capsys, noisy_crop):
 
 
 # --------------------------------------------------------------------------- train
+
 
 def test_train_command_checks_its_arguments(tmp_path, capsys):
     with pytest.raises(SystemExit):

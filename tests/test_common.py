@@ -57,8 +57,10 @@ def test_seed_everything_repeats_random_numbers_and_frameworks():
 
 
 def test_seed_everything_does_not_import_tensorflow_unless_asked():
-    code = ("import sys, torch; from bioimaging_guide.common import seed_everything; seed_everything(0); "
-            "assert 'tensorflow' not in sys.modules, 'TensorFlow was imported'")
+    code = (
+        "import sys, torch; from bioimaging_guide.common import seed_everything; seed_everything(0); "
+        "assert 'tensorflow' not in sys.modules, 'TensorFlow was imported'"
+    )
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert res.returncode == 0, res.stderr
 

@@ -5,8 +5,8 @@ import pytest
 
 from bioimaging_guide.counting import count_agreement, count_nuclei, label_nuclei, synthetic_nuclei
 
-
 # ----------------------------------------------------------------------------- synthetic_nuclei
+
 
 def test_synthetic_nuclei_has_the_requested_number_of_disks():
     image, labels = synthetic_nuclei(12, radius=6)
@@ -47,18 +47,22 @@ def test_synthetic_nuclei_touching_disks_overlap():
     assert labels.max() == 2 and measure.label(labels > 0).max() == 1
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    (dict(n=-1), "n must be"),
-    (dict(n=3, radius=0), "radius"),
-    (dict(n=3, dtype="uint16"), "dtype"),
-    (dict(n=1000, radius=6), "do not fit"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (dict(n=-1), "n must be"),
+        (dict(n=3, radius=0), "radius"),
+        (dict(n=3, dtype="uint16"), "dtype"),
+        (dict(n=1000, radius=6), "do not fit"),
+    ],
+)
 def test_synthetic_nuclei_refuses_bad_arguments(kwargs, message):
     with pytest.raises(ValueError, match=message):
         synthetic_nuclei(**kwargs)
 
 
 # ----------------------------------------------------------------------------- count_nuclei
+
 
 def test_blank_image_has_no_nuclei():
     assert count_nuclei(synthetic_nuclei(0, noise=0.0)[0]) == 0
@@ -108,7 +112,9 @@ def test_background_subtraction_can_be_switched_off():
     assert count_nuclei(image, background_sigma=None) == 12
 
 
-@pytest.mark.parametrize("kwargs, message", [(dict(min_area=0), "min_area"), (dict(background_sigma=0), "background_sigma")])
+@pytest.mark.parametrize(
+    "kwargs, message", [(dict(min_area=0), "min_area"), (dict(background_sigma=0), "background_sigma")]
+)
 def test_bad_parameters_are_refused(kwargs, message):
     with pytest.raises(ValueError, match=message):
         count_nuclei(synthetic_nuclei(2)[0], **kwargs)
@@ -120,6 +126,7 @@ def test_3d_input_is_refused():
 
 
 # ----------------------------------------------------------------------------- count_agreement
+
 
 def test_count_agreement_numbers():
     a = count_agreement([10, 9, 30, 1], [10, 10, 20, 4])

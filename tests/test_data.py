@@ -64,8 +64,12 @@ def test_dsb_table_split_sizes_and_rule():
     assert len(table) == 65 and table["image_id"].is_unique
     counts = table.groupby(["modality", "split"]).size().to_dict()
     assert counts == {
-        ("fluorescence", "train"): 32, ("fluorescence", "val"): 11, ("fluorescence", "test"): 10,
-        ("brightfield", "train"): 7, ("brightfield", "val"): 2, ("brightfield", "test"): 3,
+        ("fluorescence", "train"): 32,
+        ("fluorescence", "val"): 11,
+        ("fluorescence", "test"): 10,
+        ("brightfield", "train"): 7,
+        ("brightfield", "val"): 2,
+        ("brightfield", "test"): 3,
     }
     # the committed split is exactly the documented hash rule
     by_modality = table.groupby("modality")["image_id"].apply(list).to_dict()
@@ -214,8 +218,14 @@ def test_gigadb_pairs(real_data):
     pairs = data.load_gigadb_pairs()
     names = [name for name, _, _ in pairs]
     assert names == [
-        "actin-20x-noise1", "actin-60x-noise1", "membrane", "mito-20x-noise1",
-        "mito-60x-noise1", "mito-60x-noise2", "mito-confocal", "nucleus",
+        "actin-20x-noise1",
+        "actin-60x-noise1",
+        "membrane",
+        "mito-20x-noise1",
+        "mito-60x-noise1",
+        "mito-60x-noise2",
+        "mito-confocal",
+        "nucleus",
     ]
     from skimage.measure import block_reduce
 

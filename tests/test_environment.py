@@ -31,13 +31,19 @@ def requirements() -> dict[str, str]:
 
 def test_requirements_pin_the_proven_stack():
     req = requirements()
-    expected = {"torch": "2.13.0", "cellpose": "3.1.1.3", "tensorflow-cpu": "2.21.0",
-                "stardist": "0.9.2", "csbdeep": "0.8.2"}
+    expected = {
+        "torch": "2.13.0",
+        "cellpose": "3.1.1.3",
+        "tensorflow-cpu": "2.21.0",
+        "stardist": "0.9.2",
+        "csbdeep": "0.8.2",
+    }
     for name, ver in expected.items():
         assert req.get(name) == ver, (name, req.get(name))
     for name in ("tensorboard", "bm3d", "nbval", "pytest", "pypandoc-binary", "pooch", "check-jsonschema"):
         assert name in req, name
-    first = next(l for l in (ROOT / "requirements.txt").read_text().splitlines() if l and not l.startswith("#"))
+    lines = (ROOT / "requirements.txt").read_text().splitlines()
+    first = next(line for line in lines if line and not line.startswith("#"))
     assert first.startswith("torch=="), "torch must come first (CPU build, installed before the rest)"
 
 

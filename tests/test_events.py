@@ -96,8 +96,9 @@ def test_detector_that_always_fires_images_every_frame_at_high_light():
 
 def test_dose_accounting_and_fast_window():
     fire_at = {8}
-    log = simulate_acquisition(N, lambda t, mode: t in fire_at, slow_interval=4, fast_window=3,
-                               low_dose=0.25, high_dose=2.0)
+    log = simulate_acquisition(
+        N, lambda t, mode: t in fire_at, slow_interval=4, fast_window=3, low_dose=0.25, high_dose=2.0
+    )
     times = [a.t for a in log]
     assert times == [0, 4, 8, 9, 10, 11, 15, 19, 23, 27, 31, 35, 39, 43, 47]
     modes = {a.t: a.mode for a in log}
@@ -109,7 +110,7 @@ def test_dose_accounting_and_fast_window():
 
 
 def test_capture_and_latency_bookkeeping():
-    ev = MITOSIS_EVENTS[0]  # condensed frames 4-8
+    # event A (MITOSIS_EVENTS[0]) is condensed in frames 4-8
     log = simulate_acquisition(N, lambda t, mode: t == 4, slow_interval=4, fast_window=6)
     s = schedule_summary(log)
     frac, latency = s["per event"]["A"]
@@ -128,7 +129,6 @@ def test_evaluate_events():
     table, false_alarms = evaluate_events(dets, frames=range(N))
     assert not table.loc["C", "detected"]
     assert false_alarms == [(40, 10.0, 10.0)]
-
 
 
 def test_data_module_exposes_the_books_annotation():

@@ -49,8 +49,9 @@ def _pandoc_has_lua(pandoc: str | None) -> bool:
     if not pandoc:
         return False
     try:
-        out = subprocess.run([pandoc, "lua", "-e", "print(pandoc.json ~= nil)"],
-                             capture_output=True, text=True, timeout=60)
+        out = subprocess.run(
+            [pandoc, "lua", "-e", "print(pandoc.json ~= nil)"], capture_output=True, text=True, timeout=60
+        )
     except (OSError, subprocess.TimeoutExpired):
         return False
     return out.returncode == 0 and "true" in out.stdout
@@ -63,43 +64,145 @@ pytestmark = pytest.mark.skipif(
 
 # The terms of the source draft's glossary that the book's glossary must keep.
 SEED_TERMS = [
-    "Backpropagation", "Batch", "Bayesian Optimization", "Binary Segmentation",
-    "Computer Vision", "Data Augmentation", "Domain Randomization", "Effect Size",
-    "Epoch", "F1 Score", "False Negatives", "False Positives", "Gaussian Process",
-    "Genetic Algorithms", "Ground Truth", "Hallucinations", "Hyperparameters",
-    "Image Classification", "Inferences", "Instance Segmentation", "IoU",
-    "Manual Annotation", "Metadata", "Object Detection", "Panoptic Segmentation",
-    "Pixel Classifiers", "Quality Control Metric", "Semantic Segmentation",
-    "Star-convex Polygon", "Test Data", "Training Data", "Transfer Learning",
-    "True Negatives", "True Positives", "Validation Data", "Virtual Machine",
+    "Backpropagation",
+    "Batch",
+    "Bayesian Optimization",
+    "Binary Segmentation",
+    "Computer Vision",
+    "Data Augmentation",
+    "Domain Randomization",
+    "Effect Size",
+    "Epoch",
+    "F1 Score",
+    "False Negatives",
+    "False Positives",
+    "Gaussian Process",
+    "Genetic Algorithms",
+    "Ground Truth",
+    "Hallucinations",
+    "Hyperparameters",
+    "Image Classification",
+    "Inferences",
+    "Instance Segmentation",
+    "IoU",
+    "Manual Annotation",
+    "Metadata",
+    "Object Detection",
+    "Panoptic Segmentation",
+    "Pixel Classifiers",
+    "Quality Control Metric",
+    "Semantic Segmentation",
+    "Star-convex Polygon",
+    "Test Data",
+    "Training Data",
+    "Transfer Learning",
+    "True Negatives",
+    "True Positives",
+    "Validation Data",
+    "Virtual Machine",
 ]
 
 # Terms the chapters need (the brief's list); each must resolve.
 BOOK_TERMS = [
-    "artificial intelligence", "machine learning", "deep learning", "neural network",
-    "supervised learning", "unsupervised learning", "self-supervised learning",
-    "clustering", "k-means", "random forest", "convolution",
-    "convolutional neural network", "U-Net", "encoder", "decoder", "skip connection",
-    "receptive field", "activation function", "weights", "parameters",
-    "loss function", "gradient descent", "learning rate", "optimizer", "overfitting",
-    "underfitting", "generalisation", "data augmentation", "augmentation",
-    "normalisation", "patch", "label image", "segmentation", "watershed",
-    "Otsu threshold", "precision", "recall", "accuracy", "average precision",
-    "panoptic quality", "Hungarian matching", "IoU threshold", "PSNR", "SSIM",
-    "signal-to-noise ratio", "Poisson noise", "denoising", "image restoration",
-    "deconvolution", "CARE", "content-aware image restoration", "Noise2Void", "BM3D",
-    "Anscombe transform", "blind-spot network", "hallucination", "hallucinations",
-    "point spread function", "adaptive optics", "sensorless adaptive optics",
-    "Zernike polynomials", "wavefront", "StarDist", "Cellpose", "fine-tuning",
-    "foundation model", "large language model", "LLM", "vision-language model",
-    "AI agent", "prompt", "transformer", "attention", "test-time augmentation",
-    "uncertainty", "out-of-distribution", "domain shift", "class imbalance",
-    "bootstrap", "confidence interval", "model card", "model zoo",
-    "BioImage Model Zoo", "FAIR", "inference", "inferences",
-    "event-driven microscopy", "smart microscopy", "photon transfer curve",
-    "camera gain", "camera offset", "time-lapse", "GPU",
-    "intersection over union", "false positive", "false positives",
-    "false negative", "true positive", "true negatives",
+    "artificial intelligence",
+    "machine learning",
+    "deep learning",
+    "neural network",
+    "supervised learning",
+    "unsupervised learning",
+    "self-supervised learning",
+    "clustering",
+    "k-means",
+    "random forest",
+    "convolution",
+    "convolutional neural network",
+    "U-Net",
+    "encoder",
+    "decoder",
+    "skip connection",
+    "receptive field",
+    "activation function",
+    "weights",
+    "parameters",
+    "loss function",
+    "gradient descent",
+    "learning rate",
+    "optimizer",
+    "overfitting",
+    "underfitting",
+    "generalisation",
+    "data augmentation",
+    "augmentation",
+    "normalisation",
+    "patch",
+    "label image",
+    "segmentation",
+    "watershed",
+    "Otsu threshold",
+    "precision",
+    "recall",
+    "accuracy",
+    "average precision",
+    "panoptic quality",
+    "Hungarian matching",
+    "IoU threshold",
+    "PSNR",
+    "SSIM",
+    "signal-to-noise ratio",
+    "Poisson noise",
+    "denoising",
+    "image restoration",
+    "deconvolution",
+    "CARE",
+    "content-aware image restoration",
+    "Noise2Void",
+    "BM3D",
+    "Anscombe transform",
+    "blind-spot network",
+    "hallucination",
+    "hallucinations",
+    "point spread function",
+    "adaptive optics",
+    "sensorless adaptive optics",
+    "Zernike polynomials",
+    "wavefront",
+    "StarDist",
+    "Cellpose",
+    "fine-tuning",
+    "foundation model",
+    "large language model",
+    "LLM",
+    "vision-language model",
+    "AI agent",
+    "prompt",
+    "transformer",
+    "attention",
+    "test-time augmentation",
+    "uncertainty",
+    "out-of-distribution",
+    "domain shift",
+    "class imbalance",
+    "bootstrap",
+    "confidence interval",
+    "model card",
+    "model zoo",
+    "BioImage Model Zoo",
+    "FAIR",
+    "inference",
+    "inferences",
+    "event-driven microscopy",
+    "smart microscopy",
+    "photon transfer curve",
+    "camera gain",
+    "camera offset",
+    "time-lapse",
+    "GPU",
+    "intersection over union",
+    "false positive",
+    "false positives",
+    "false negative",
+    "true positive",
+    "true negatives",
 ]
 
 
@@ -112,7 +215,10 @@ def run_harness(spec: dict, check: bool = True) -> subprocess.CompletedProcess:
     spec = {"lua_file": str(LUA), **spec}
     proc = subprocess.run(
         [PANDOC, "lua", str(HARNESS), json.dumps(spec)],
-        capture_output=True, text=True, timeout=120, cwd=str(ROOT),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=str(ROOT),
     )
     if check and proc.returncode != 0:
         raise AssertionError(f"pandoc lua failed ({proc.returncode}):\n{proc.stderr}")
@@ -157,8 +263,15 @@ def real_spec(fmt: str, calls: list[dict], **extra) -> dict:
 def normalise(term: str) -> str:
     """Python twin of glossary.lua's M.normalise (used for sorting checks)."""
     s = term.lower()
-    for a, b in [("\u2019", "'"), ("\u2018", "'"), ("\u02bc", "'"), ("`", "'"),
-                 ("\u201c", ""), ("\u201d", ""), ('"', "")]:
+    for a, b in [
+        ("\u2019", "'"),
+        ("\u2018", "'"),
+        ("\u02bc", "'"),
+        ("`", "'"),
+        ("\u201c", ""),
+        ("\u201d", ""),
+        ('"', ""),
+    ]:
         s = s.replace(a, b)
     for dash in ["\u2010", "\u2011", "\u2012", "\u2013", "\u2014", "-", "_", "\u00a0"]:
         s = s.replace(dash, " ")
@@ -235,8 +348,7 @@ def test_glossary_js_is_valid_javascript():
     node = shutil.which("node")
     if not node:
         pytest.skip("node not installed")
-    proc = subprocess.run([node, "--check", str(EXT / "glossary.js")],
-                          capture_output=True, text=True)
+    proc = subprocess.run([node, "--check", str(EXT / "glossary.js")], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
 
 
@@ -277,14 +389,19 @@ def test_html_definition_markdown_is_rendered():
     assert "*cells*" not in r["results"][0]
     # multi-paragraph definition stays inline (no <p> inside a <p>)
     assert "<strong>bold</strong>" in r["results"][1]
-    inner = r["results"][1][len("<p>"):]
+    inner = r["results"][1][len("<p>") :]
     assert "<p>" not in inner
 
 
 def test_html_special_characters_do_not_break_popup():
-    r = report(fixture_spec("html", [
-        call("glossary", "tricky characters", display="Bob's <\"odd\"> & co"),
-    ]))
+    r = report(
+        fixture_spec(
+            "html",
+            [
+                call("glossary", "tricky characters", display='Bob\'s <"odd"> & co'),
+            ],
+        )
+    )
     html = r["results"][0]
     c = parse_html(html)
     # also well-formed XML inside a wrapper (catches unescaped & < in attributes)
@@ -307,20 +424,26 @@ def test_html_special_characters_do_not_break_popup():
 
 
 def test_html_ids_are_unique_per_document():
-    r = report(fixture_spec("html", [call("glossary", "IoU"), call("glossary", "IoU"),
-                                     call("glossary", "Jaccard index")]))
+    r = report(
+        fixture_spec("html", [call("glossary", "IoU"), call("glossary", "IoU"), call("glossary", "Jaccard index")])
+    )
     c = parse_html(r["document"])
     ids = [a["id"] for _, a in c.tags if a.get("id")]
     assert len(ids) == len(set(ids))
 
 
 def test_alias_and_case_insensitive_lookup_resolve_to_canonical_entry():
-    r = report(fixture_spec("html", [
-        call("glossary", "IoU"),
-        call("glossary", "jaccard INDEX"),
-        call("glossary", "INTERSECTION OVER UNION"),
-        call("glossary", "Intersection-over-union"),
-    ]))
+    r = report(
+        fixture_spec(
+            "html",
+            [
+                call("glossary", "IoU"),
+                call("glossary", "jaccard INDEX"),
+                call("glossary", "INTERSECTION OVER UNION"),
+                call("glossary", "Intersection-over-union"),
+            ],
+        )
+    )
     for html in r["results"]:
         assert 'data-glossary-entry="term-intersection-over-union"' in html
         assert '<span class="glossary-popup-title">Intersection over union</span>' in html
@@ -328,10 +451,23 @@ def test_alias_and_case_insensitive_lookup_resolve_to_canonical_entry():
 
 
 def test_plural_and_singular_fallback():
-    r = report(fixture_spec("html", [], lookups=[
-        "false positives", "hallucination", "Hallucinations", "HALLUCINATION",
-        "apples", "k means", "Bob's term", "Bob\u2019s term", "nothing like it",
-    ]))
+    r = report(
+        fixture_spec(
+            "html",
+            [],
+            lookups=[
+                "false positives",
+                "hallucination",
+                "Hallucinations",
+                "HALLUCINATION",
+                "apples",
+                "k means",
+                "Bob's term",
+                "Bob\u2019s term",
+                "nothing like it",
+            ],
+        )
+    )
     lk = r["lookups"]
     assert lk["false positives"] == "False positive"
     assert lk["hallucination"] == lk["Hallucinations"] == lk["HALLUCINATION"] == "Hallucination"
@@ -349,10 +485,15 @@ def test_display_option():
 
 
 def test_multiword_quoted_and_unquoted_terms():
-    r = report(fixture_spec("html", [
-        call("glossary", '"false positive"'),      # quotes left on by Quarto
-        call("glossary", "false", "positives"),     # unquoted multi-word
-    ]))
+    r = report(
+        fixture_spec(
+            "html",
+            [
+                call("glossary", '"false positive"'),  # quotes left on by Quarto
+                call("glossary", "false", "positives"),  # unquoted multi-word
+            ],
+        )
+    )
     assert ">false positive</button>" in r["results"][0]
     assert 'data-glossary-entry="term-false-positive"' in r["results"][1]
 
@@ -374,15 +515,13 @@ def test_epub_gets_static_fallback():
 
 
 def test_latex_term_stays_visible_and_links_to_entry():
-    r = report(fixture_spec("latex", [call("glossary", "IoU"),
-                                      call("glossary", "tricky characters")]))
+    r = report(fixture_spec("latex", [call("glossary", "IoU"), call("glossary", "tricky characters")]))
     out = r["results"][0]
     assert "\\emph{IoU}" in out
     assert "\\hyperref[term-intersection-over-union]" in out
     assert not r["deps"]  # no HTML dependency outside HTML
     # option to turn the hyperref off
-    r2 = report(fixture_spec("latex", [call("glossary", "IoU")],
-                             meta={"glossary": {"pdf-links": "false"}}))
+    r2 = report(fixture_spec("latex", [call("glossary", "IoU")], meta={"glossary": {"pdf-links": "false"}}))
     assert r2["results"][0].strip() == "\\emph{IoU}"
 
 
@@ -439,17 +578,14 @@ def test_page_typst_has_labels():
 
 
 def test_page_must_stand_alone():
-    proc = run_harness(fixture_spec("html", [call("glossary-page", context="inline")]),
-                       check=False)
+    proc = run_harness(fixture_spec("html", [call("glossary-page", context="inline")]), check=False)
     assert proc.returncode != 0
     assert "own paragraph" in proc.stderr
 
 
 def test_real_glossary_typst_compiles_if_typst_available(tmp_path):
     typst = pytest.importorskip("typst")
-    r = report(real_spec("typst", [call("glossary", "IoU"),
-                                   call("glossary-page", context="block")],
-                         standalone=True))
+    r = report(real_spec("typst", [call("glossary", "IoU"), call("glossary-page", context="block")], standalone=True))
     src = tmp_path / "g.typ"
     src.write_text(r["document"], encoding="utf-8")
     pdf = typst.compile(str(src))
@@ -460,14 +596,22 @@ def test_real_glossary_latex_compiles_if_latex_available(tmp_path):
     pdflatex = shutil.which("pdflatex")
     if not pdflatex:
         pytest.skip("pdflatex not installed")
-    r = report(real_spec("latex", [call("glossary", "IoU"),
-                                   call("glossary", "hallucinations"),
-                                   call("glossary-page", context="block")],
-                         standalone=True))
+    r = report(
+        real_spec(
+            "latex",
+            [call("glossary", "IoU"), call("glossary", "hallucinations"), call("glossary-page", context="block")],
+            standalone=True,
+        )
+    )
     tex = tmp_path / "g.tex"
     tex.write_text(r["document"], encoding="utf-8")
-    proc = subprocess.run([pdflatex, "-interaction=nonstopmode", "-halt-on-error", "g.tex"],
-                          cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [pdflatex, "-interaction=nonstopmode", "-halt-on-error", "g.tex"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stdout[-3000:]
     assert (tmp_path / "g.pdf").exists()
 
@@ -478,8 +622,7 @@ def test_real_glossary_latex_compiles_if_latex_available(tmp_path):
 
 
 def test_unknown_term_fails_loudly_with_suggestion():
-    proc = run_harness(fixture_spec("html", [call("glossary", "intersection over unoin")]),
-                       check=False)
+    proc = run_harness(fixture_spec("html", [call("glossary", "intersection over unoin")]), check=False)
     assert proc.returncode != 0
     assert "intersection over unoin" in proc.stderr
     assert "glossary.yml" in proc.stderr
@@ -502,25 +645,35 @@ def test_unknown_option_and_missing_term_fail():
 
 
 def test_missing_glossary_file_fails():
-    proc = run_harness({"format": "html", "project_dir": str(FIXTURES / "nowhere"),
-                        "meta": {"glossary": {"path": "no/such/glossary.yml"}},
-                        "calls": [call("glossary", "IoU")]}, check=False)
+    proc = run_harness(
+        {
+            "format": "html",
+            "project_dir": str(FIXTURES / "nowhere"),
+            "meta": {"glossary": {"path": "no/such/glossary.yml"}},
+            "calls": [call("glossary", "IoU")],
+        },
+        check=False,
+    )
     assert proc.returncode != 0
     assert "no/such/glossary.yml" in proc.stderr
 
 
 def test_meta_path_override():
-    r = report({"format": "html", "project_dir": str(ROOT),
-                "meta": {"glossary": {"path": str(FIXTURE_PROJECT / "glossary.yml")}},
-                "calls": [call("glossary", "zebra crossing")]})
+    r = report(
+        {
+            "format": "html",
+            "project_dir": str(ROOT),
+            "meta": {"glossary": {"path": str(FIXTURE_PROJECT / "glossary.yml")}},
+            "calls": [call("glossary", "zebra crossing")],
+        }
+    )
     assert 'data-glossary-entry="term-zebra-crossing"' in r["results"][0]
 
 
 def test_page_and_offset_options():
     r = report(fixture_spec("html", [call("glossary", "IoU")], offset="."))
     assert 'href="glossary.html#term-intersection-over-union"' in r["results"][0]
-    r = report(fixture_spec("html", [call("glossary", "IoU")],
-                            meta={"glossary": {"page": "/reference/terms.qmd"}}))
+    r = report(fixture_spec("html", [call("glossary", "IoU")], meta={"glossary": {"page": "/reference/terms.qmd"}}))
     assert 'href="/reference/terms.html#term-intersection-over-union"' in r["results"][0]
     # no quarto.project.offset: derive it from the input file's folder
     spec = fixture_spec("html", [call("glossary", "IoU")])
@@ -547,9 +700,15 @@ def test_page_and_offset_options():
     ],
 )
 def test_malformed_glossary_fails_clearly(name, expected):
-    proc = run_harness({"format": "html", "project_dir": str(ROOT),
-                        "meta": {"glossary": {"path": str(MALFORMED / name)}},
-                        "calls": [call("glossary", "Alpha")]}, check=False)
+    proc = run_harness(
+        {
+            "format": "html",
+            "project_dir": str(ROOT),
+            "meta": {"glossary": {"path": str(MALFORMED / name)}},
+            "calls": [call("glossary", "Alpha")],
+        },
+        check=False,
+    )
     assert proc.returncode != 0, proc.stdout
     assert "[glossary]" in proc.stderr
     assert name in proc.stderr
@@ -564,8 +723,9 @@ def test_malformed_glossary_fails_clearly(name, expected):
 
 @pytest.fixture(scope="module")
 def real():
-    return report(real_spec("html", [call("glossary-page", context="block")], dump=True,
-                            lookups=SEED_TERMS + BOOK_TERMS))
+    return report(
+        real_spec("html", [call("glossary-page", context="block")], dump=True, lookups=SEED_TERMS + BOOK_TERMS)
+    )
 
 
 def test_real_glossary_definitions_are_real(real):
@@ -648,12 +808,11 @@ def test_real_glossary_does_not_copy_the_draft(real):
     grams = set()
     for f in seeds:
         w = words(f.read_text(encoding="utf-8", errors="replace"))
-        grams.update(tuple(w[i:i + 8]) for i in range(len(w) - 7))
+        grams.update(tuple(w[i : i + 8]) for i in range(len(w) - 7))
     copied = []
     for e in real["entries"]:
         w = words(e["definition_text"])
-        copied += [(e["term"], " ".join(w[i:i + 8])) for i in range(len(w) - 7)
-                   if tuple(w[i:i + 8]) in grams]
+        copied += [(e["term"], " ".join(w[i : i + 8])) for i in range(len(w) - 7) if tuple(w[i : i + 8]) in grams]
     assert not copied, copied
 
 
@@ -691,5 +850,5 @@ def test_every_glossary_shortcode_in_the_book_resolves():
     r = report(real_spec("html", [], lookups=sorted(used)))
     missing = {t: used[t] for t, hit in r["lookups"].items() if not hit}
     assert not missing, (
-        "these {{< glossary >}} terms are not in glossary.yml (add them as terms "
-        f"or aliases): {missing}")
+        f"these {{{{< glossary >}}}} terms are not in glossary.yml (add them as terms or aliases): {missing}"
+    )

@@ -29,11 +29,20 @@ def test_shipped_model_has_recipe_and_a_generated_card(name, tmp_path):
     # the card is exactly what write_model_card makes from training.json and metrics.json: no hand edits
     copy = shutil.copytree(folder, tmp_path / name)
     write_model_card(copy)
-    assert (copy / "MODEL_CARD.md").read_text() == (folder / "MODEL_CARD.md").read_text(), \
+    assert (copy / "MODEL_CARD.md").read_text() == (folder / "MODEL_CARD.md").read_text(), (
         f"models/{name}/MODEL_CARD.md differs from the generated card; regenerate it with write_model_card"
+    )
     card = (folder / "MODEL_CARD.md").read_text()
-    for needed in ("training data", "split", "augmentation", "seed", "hardware", "wall time", "licence",
-                   f"bioimaging-guide train {name}"):
+    for needed in (
+        "training data",
+        "split",
+        "augmentation",
+        "seed",
+        "hardware",
+        "wall time",
+        "licence",
+        f"bioimaging-guide train {name}",
+    ):
         assert needed in card, needed
 
 
@@ -92,8 +101,14 @@ def test_failed_training_leaves_nothing_behind(tmp_path, monkeypatch):
 
 def test_short_real_training_goes_through_the_whole_life(tmp_path, real_data):
     folder = train_model("n2v-gigadb", tmp_path, overrides={"steps": 60, "eval_every": 30}, verbose=False)
-    assert sorted(p.name for p in folder.iterdir()) == ["MODEL_CARD.md", "config.json", "history.json",
-                                                       "metrics.json", "training.json", "weights.pt"]
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "MODEL_CARD.md",
+        "config.json",
+        "history.json",
+        "metrics.json",
+        "training.json",
+        "weights.pt",
+    ]
     assert json.loads((folder / "training.json").read_text())["steps"] == 60
     metrics = json.loads((folder / "metrics.json").read_text())
     assert metrics["test"]["psnr"] > metrics["test"]["noisy_input_psnr"]  # even 60 steps denoise a little

@@ -20,7 +20,7 @@ def test_mask_statistics():
     assert torch.equal(masked[mask == 0], batch[mask == 0])
     n, _, ys, xs = torch.nonzero(mask, as_tuple=True)
     for i, y, x in list(zip(n.tolist(), ys.tolist(), xs.tolist()))[:300]:
-        window = batch[i, 0, max(y - 2, 0):y + 3, max(x - 2, 0):x + 3]
+        window = batch[i, 0, max(y - 2, 0) : y + 3, max(x - 2, 0) : x + 3]
         assert torch.any(window == masked[i, 0, y, x])
     # the replacement comes from another pixel: (almost) never the original value
     changed = (masked != batch)[mask == 1].float().mean()
@@ -41,8 +41,8 @@ def test_loss_counts_only_masked_pixels():
     mask = torch.zeros_like(target)
     mask[0, 0, 2, 3] = 1
     mask[0, 0, 5, 5] = 1
-    pred = torch.full_like(target, 100.0)     # terrible everywhere ...
-    pred[0, 0, 2, 3] = 1.0                    # ... except at the two masked pixels
+    pred = torch.full_like(target, 100.0)  # terrible everywhere ...
+    pred[0, 0, 2, 3] = 1.0  # ... except at the two masked pixels
     pred[0, 0, 5, 5] = -3.0
     assert float(masked_mse(pred, target, mask)) == pytest.approx((1 + 9) / 2)
     # gradients reach only the masked pixels
@@ -77,8 +77,19 @@ def test_n2v_learns_to_denoise_a_tiny_synthetic_case(tmp_path):
     rng = np.random.default_rng(0)
     clean = _blobs(96, 32, rng)
     noisy = (clean + 0.3 * rng.standard_normal(clean.shape)).astype(np.float32)
-    model, history, seconds = train_n2v(noisy[:80], noisy[80:], steps=300, batch_size=16, fraction=0.03,
-                                        depth=1, base_channels=8, learning_rate=3e-3, eval_every=50, seed=0, threads=1)
+    model, history, seconds = train_n2v(
+        noisy[:80],
+        noisy[80:],
+        steps=300,
+        batch_size=16,
+        fraction=0.03,
+        depth=1,
+        base_channels=8,
+        learning_rate=3e-3,
+        eval_every=50,
+        seed=0,
+        threads=1,
+    )
     assert history["val_loss"][-1] < history["val_loss"][0]
     test_clean = _blobs(4, 32, np.random.default_rng(9))
     test_noisy = test_clean + 0.3 * np.random.default_rng(10).standard_normal(test_clean.shape)

@@ -61,9 +61,9 @@ def test_exact_unbiased_inverse_removes_the_low_count_bias():
     rng = np.random.default_rng(4)
     for lam in (1.0, 3.0, 10.0):
         d = anscombe(rng.poisson(lam, 500_000))
-        assert inverse_anscombe(d.mean()) == pytest.approx(lam, rel=0.04)       # unbiased
+        assert inverse_anscombe(d.mean()) == pytest.approx(lam, rel=0.04)  # unbiased
     d = anscombe(rng.poisson(1.0, 500_000))
-    assert inverse_anscombe(d.mean(), unbiased=False) < 0.85                     # the algebraic one is not
+    assert inverse_anscombe(d.mean(), unbiased=False) < 0.85  # the algebraic one is not
     model = NoiseModel(gain=2.0, intercept=9.0 - 40.0)
     z = simulate_poisson_gaussian(np.full(500_000, 4.0), 2.0, 20.0, 3.0, rng=rng)
     assert model.inverse_anscombe(model.anscombe(z).mean()) == pytest.approx(z.mean(), rel=0.03)
@@ -79,7 +79,7 @@ def test_autocorrelation_detects_correlated_noise():
     assert np.allclose(noise_autocorrelation(white), white_noise_autocorrelation(), atol=0.02)
     from scipy import ndimage as ndi
 
-    smooth = ndi.uniform_filter1d(white, 2, axis=1)       # e.g. interpolation along the scan direction
+    smooth = ndi.uniform_filter1d(white, 2, axis=1)  # e.g. interpolation along the scan direction
     ac = noise_autocorrelation(smooth)
     assert ac[2, 3] - white_noise_autocorrelation()[2, 3] > 0.2
     assert abs(ac[3, 2] - white_noise_autocorrelation()[3, 2]) < 0.1

@@ -21,12 +21,12 @@ def words(text: str) -> list[str]:
 
 
 def shingles(ws: list[str], n: int = RUN) -> set[tuple[str, ...]]:
-    return {tuple(ws[i:i + n]) for i in range(len(ws) - n + 1)}
+    return {tuple(ws[i : i + n]) for i in range(len(ws) - n + 1)}
 
 
 def shared_runs(ours: str, theirs: set) -> list[str]:
     ws = words(ours)
-    return [" ".join(ws[i:i + RUN]) for i in range(len(ws) - RUN + 1) if tuple(ws[i:i + RUN]) in theirs]
+    return [" ".join(ws[i : i + RUN]) for i in range(len(ws) - RUN + 1) if tuple(ws[i : i + RUN]) in theirs]
 
 
 def test_shared_runs_detects_copying():

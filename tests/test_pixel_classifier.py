@@ -27,7 +27,7 @@ def test_scribbles_are_sparse_and_correct():
     s = pc.simulated_scribbles(labels, seed=1)
     assert 0 < s.n_pixels < 0.15 * labels.size and s.n_strokes >= 10
     assert set(np.unique(s.labels)) <= {0, pc.BACKGROUND, pc.NUCLEUS, pc.CONTACT}
-    assert np.all(labels[s.labels == pc.NUCLEUS] > 0)      # nucleus strokes lie inside nuclei
+    assert np.all(labels[s.labels == pc.NUCLEUS] > 0)  # nucleus strokes lie inside nuclei
     assert np.all(labels[s.labels == pc.BACKGROUND] == 0)  # background strokes never touch a nucleus
 
 

@@ -23,7 +23,7 @@ import re
 import subprocess
 import unicodedata
 import xml.etree.ElementTree as ET
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import pytest
@@ -76,14 +76,14 @@ def run_pandoc(*args: str, stdin: str | None = None) -> subprocess.CompletedProc
     )
 
 
-@lru_cache(maxsize=None)
+@cache
 def csl_items(reader: str = "biblatex") -> tuple[dict, ...]:
     result = run_pandoc(str(BIB), "-f", reader, "-t", "csljson")
     assert result.returncode == 0, result.stderr
     return tuple(json.loads(result.stdout))
 
 
-@lru_cache(maxsize=None)
+@cache
 def raw_entries() -> tuple[tuple[str, str, str], ...]:
     """(type, key, body) of every entry, read straight from the .bib text."""
     text = BIB.read_text(encoding="utf-8")

@@ -79,8 +79,10 @@ def test_patches_never_cross_into_other_tiles():
     assert patches.shape == (20, 32, 32) and np.all(patches == 3)
 
 
-@pytest.mark.parametrize("method,params", [("gaussian", {"sigma": 1.5}), ("median", {"size": 5}),
-                                           ("nlm", {"h": 1.0}), ("tv", {"weight": 0.1})])
+@pytest.mark.parametrize(
+    "method,params",
+    [("gaussian", {"sigma": 1.5}), ("median", {"size": 5}), ("nlm", {"h": 1.0}), ("tv", {"weight": 0.1})],
+)
 def test_classical_denoisers_improve_a_noisy_image(method, params):
     clean = _scene(128, 3)
     photons = clean + 2
@@ -119,5 +121,5 @@ def test_gigadb_benchmark_keeps_test_tiles_apart(real_data):
         roles = split.role_map(bench.low[name].shape)
         for crop in (c for c in bench.test if c["name"] == name):
             y, x = crop["corner"]
-            assert np.all(roles[y:y + 256, x:x + 256] == 3)      # test crops lie entirely in test tiles
+            assert np.all(roles[y : y + 256, x : x + 256] == 3)  # test crops lie entirely in test tiles
         assert bench.noise_models[name].gain > 0

@@ -42,11 +42,14 @@ def test_remove_small():
     assert set(np.unique(remove_small(lab, 4))) == {0, 2}
 
 
-@pytest.mark.parametrize("bad, message", [
-    (np.zeros((4, 4, 4, 4)), "2D grayscale"),
-    (np.zeros((0, 5)), "empty"),
-    (np.array([["a", "b"]]), "numeric"),
-])
+@pytest.mark.parametrize(
+    "bad, message",
+    [
+        (np.zeros((4, 4, 4, 4)), "2D grayscale"),
+        (np.zeros((0, 5)), "empty"),
+        (np.array([["a", "b"]]), "numeric"),
+    ],
+)
 def test_bad_input_is_refused_clearly(bad, message):
     with pytest.raises(ValueError, match=message):
         watershed_nuclei(bad)

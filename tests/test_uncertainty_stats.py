@@ -3,15 +3,15 @@
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-from skimage.draw import disk  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+from skimage.draw import disk
 
-from bioimaging_guide.plotting import draw_outlines, error_overlay, label_colors  # noqa: E402
-from bioimaging_guide.segmentation import watershed_nuclei  # noqa: E402
-from bioimaging_guide.stats import cohens_d, simulate_experiment_power  # noqa: E402
-from bioimaging_guide.uncertainty import (  # noqa: E402
+from bioimaging_guide.plotting import draw_outlines, error_overlay, label_colors
+from bioimaging_guide.segmentation import watershed_nuclei
+from bioimaging_guide.stats import cohens_d, simulate_experiment_power
+from bioimaging_guide.uncertainty import (
     default_augmentations,
     foreground_frequency,
     object_agreement,
@@ -29,8 +29,8 @@ def test_geometric_augmentations_are_inverted_exactly():
 
 def test_tta_agreement_separates_stable_from_borderline_objects():
     img = np.zeros((64, 96), np.float32)
-    img[disk((32, 24), 10)] = 1.0     # bright: always found
-    img[disk((32, 72), 10)] = 0.33    # near the threshold: comes and goes with gamma/noise
+    img[disk((32, 24), 10)] = 1.0  # bright: always found
+    img[disk((32, 72), 10)] = 0.33  # near the threshold: comes and goes with gamma/noise
     img += 0.02 * np.random.default_rng(1).standard_normal(img.shape).astype(np.float32)
 
     def segment(x):
@@ -60,10 +60,12 @@ def test_cohens_d_and_power_simulation():
     values = np.random.default_rng(0).lognormal(0, 0.3, 500)
     none = simulate_experiment_power(values, 1.0, 50, n_sim=1000)
     big = simulate_experiment_power(values, 1.3, 50, n_sim=1000)
-    noisy = simulate_experiment_power(values, 1.3, 50, error_ratios=np.random.default_rng(1).lognormal(0, 0.4, 300), n_sim=1000)
-    assert none.power < 0.1          # no effect: false-positive rate near alpha
-    assert big.power > 0.95          # a 30 % effect with 50 per group is found
-    assert noisy.power < big.power   # measurement error costs power
+    noisy = simulate_experiment_power(
+        values, 1.3, 50, error_ratios=np.random.default_rng(1).lognormal(0, 0.4, 300), n_sim=1000
+    )
+    assert none.power < 0.1  # no effect: false-positive rate near alpha
+    assert big.power > 0.95  # a 30 % effect with 50 per group is found
+    assert noisy.power < big.power  # measurement error costs power
     assert big.mean_ratio == pytest.approx(1.3, abs=0.03)
 
 

@@ -115,14 +115,23 @@ def test_training_loop_validates_keeps_the_best_weights_and_records_history():
         snapshots.append({k: v.clone() for k, v in model.state_dict().items()})
         return next(values)
 
-    history = train(net, lambda: (x, 2 * x), torch.nn.functional.mse_loss, steps=30, lr=0.05,
-                    milestones=(10, 20), validate=validate, eval_every=10)
+    history = train(
+        net,
+        lambda: (x, 2 * x),
+        torch.nn.functional.mse_loss,
+        steps=30,
+        lr=0.05,
+        milestones=(10, 20),
+        validate=validate,
+        eval_every=10,
+    )
     assert len(history) == 30 and history.step == [10, 20, 30] and history.val_loss == [5.0, 1.0, 3.0]
     assert history.train_loss[0] == pytest.approx(np.mean(history[:10]))
     assert all(torch.equal(v, snapshots[1][k]) for k, v in net.state_dict().items())  # the best, not the last
     assert not net.training and history.as_dict()["stopped_early"] is False
-    stopped = train(torch.nn.Linear(1, 1), lambda: (x, 2 * x), torch.nn.functional.mse_loss, steps=1000,
-                    max_seconds=0.0)
+    stopped = train(
+        torch.nn.Linear(1, 1), lambda: (x, 2 * x), torch.nn.functional.mse_loss, steps=1000, max_seconds=0.0
+    )
     assert stopped.stopped_early and len(stopped) == 1
     with pytest.raises(ValueError, match="either decay"):
         train(net, lambda: (x, x), torch.nn.functional.mse_loss, steps=2, decay=True, milestones=(1,))

@@ -14,8 +14,9 @@ WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.yml"))
 
 def validate(path: Path) -> subprocess.CompletedProcess:
     exe = shutil.which("check-jsonschema") or str(Path(sys.executable).parent / "check-jsonschema")
-    return subprocess.run([exe, "--builtin-schema", "vendor.github-workflows", str(path)],
-                          capture_output=True, text=True)
+    return subprocess.run(
+        [exe, "--builtin-schema", "vendor.github-workflows", str(path)], capture_output=True, text=True
+    )
 
 
 @pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.name)
@@ -34,9 +35,19 @@ def test_book_workflow_does_what_the_readme_says():
     wf = yaml.safe_load((ROOT / ".github" / "workflows" / "book.yml").read_text())
     triggers = wf[True] if True in wf else wf["on"]  # YAML 1.1 reads `on:` as True
     assert {"push", "pull_request", "workflow_dispatch", "schedule"} <= set(triggers)
-    steps = lambda job: " ".join(str(s.get("run", "")) + str(s.get("uses", "")) for s in wf["jobs"][job]["steps"])  # noqa: E731
+
+    def steps(job):
+        return " ".join(str(s.get("run", "")) + str(s.get("uses", "")) for s in wf["jobs"][job]["steps"])
+
     assert "make test" in steps("test")
     render = steps("render")
-    for needed in ("quarto-actions/setup", "make book", "a11y-check", "lychee", "upload-artifact", "upload-pages-artifact"):
+    for needed in (
+        "quarto-actions/setup",
+        "make book",
+        "a11y-check",
+        "lychee",
+        "upload-artifact",
+        "upload-pages-artifact",
+    ):
         assert needed in render, needed
     assert "refs/heads/main" in wf["jobs"]["deploy"]["if"] and "deploy-pages" in steps("deploy")

@@ -46,7 +46,7 @@ CALLOUT_TYPES = {"note", "tip", "warning", "caution", "important"}
 UNNUMBERED_PAGES = {"index.qmd", "glossary.qmd", "references.qmd"}
 
 SHORTCODE = re.compile(r"\{\{<\s*(?P<name>[\w-]+)(?P<args>.*?)>\}\}")
-LABEL_DEF = re.compile(r"\{#(?P<label>(?:%s)-[\w:.-]+)" % "|".join(CROSSREF_PREFIXES))
+LABEL_DEF = re.compile(r"\{#(?P<label>(?:" + "|".join(CROSSREF_PREFIXES) + r")-[\w:.-]+)")
 FENCE = re.compile(r"^(?P<colons>:{3,})\s*(?P<rest>.*?)\s*$")
 CODE_FENCE = re.compile(r"^(?P<fence>`{3,}|~{3,})")
 GLOSSARY_SHORTCODES = {"glossary"}
@@ -64,6 +64,7 @@ class Problem:
 
 # --------------------------------------------------------------------------- helpers
 
+
 @lru_cache(maxsize=1)
 def pandoc_path() -> str:
     import pypandoc
@@ -80,7 +81,9 @@ def pandoc_ast(text: str) -> dict:
     """
     res = subprocess.run(
         [pandoc_path(), "-f", "markdown", "-t", "json"],
-        input=text.encode("utf-8"), capture_output=True, check=False,
+        input=text.encode("utf-8"),
+        capture_output=True,
+        check=False,
     )
     if res.returncode != 0:
         raise ValueError(res.stderr.decode("utf-8", "replace"))
@@ -155,6 +158,7 @@ def shortcode_args(raw: str) -> tuple[list[str], dict[str, str]]:
 
 # --------------------------------------------------------------------------- loaders
 
+
 def bib_keys(path: Path) -> set[str]:
     if not path.exists():
         return set()
@@ -177,10 +181,17 @@ def resolve_glossary_terms(root: Path, terms: list[str]) -> tuple[dict[str, str]
     lua = root / "_extensions" / "glossary" / "glossary.lua"
     if not lua.is_file():
         lua = REPO_ROOT / "_extensions" / "glossary" / "glossary.lua"
-    spec = {"lua_file": str(lua), "format": "html", "project_dir": str(root), "offset": ".",
-            "calls": [], "lookups": sorted(set(terms))}
-    res = subprocess.run([pandoc_path(), "lua", str(GLOSSARY_HARNESS), json.dumps(spec)],
-                         capture_output=True, text=True, check=False)
+    spec = {
+        "lua_file": str(lua),
+        "format": "html",
+        "project_dir": str(root),
+        "offset": ".",
+        "calls": [],
+        "lookups": sorted(set(terms)),
+    }
+    res = subprocess.run(
+        [pandoc_path(), "lua", str(GLOSSARY_HARNESS), json.dumps(spec)], capture_output=True, text=True, check=False
+    )
     if res.returncode != 0:
         return {}, res.stderr.strip().splitlines()[-1] if res.stderr.strip() else "pandoc lua failed"
     return json.loads(res.stdout)["lookups"], None
@@ -227,6 +238,7 @@ def has_image_output(cell: dict) -> bool:
 
 # --------------------------------------------------------------------------- checks
 
+
 class BookChecker:
     def __init__(self, root: str | Path):
         self.root = Path(root).resolve()
@@ -272,7 +284,7 @@ class BookChecker:
             self.add(qpath, 1, "a chapter is listed twice in _quarto.yml")
         try:
             self.repo = load_repo(self.root)
-        except Exception as err:  # noqa: BLE001 - report, don't crash
+        except Exception as err:
             self.add(qpath, 1, f"repository URL: {err}")
         return files
 
@@ -294,8 +306,11 @@ class BookChecker:
                 self.add(path, 1, f"a chapter has exactly one level-1 heading (found {len(level1)})")
             elif not level1[0]["c"][1][0].startswith("sec-"):
                 title = stringify(level1[0]["c"][2])
-                self.add(path, line_of(text, "# " + title.split(" ")[0]),
-                         f"the chapter heading '{title}' needs a {{#sec-…}} id")
+                self.add(
+                    path,
+                    line_of(text, "# " + title.split(" ")[0]),
+                    f"the chapter heading '{title}' needs a {{#sec-…}} id",
+                )
         for node in walk(ast["blocks"]):
             if node.get("t") == "Header":
                 ident = node["c"][1][0]
@@ -315,21 +330,28 @@ class BookChecker:
                 attr, inlines, (src, _title) = node["c"]
                 kv = dict(attr[2])
                 if not stringify(inlines).strip() and not kv.get("fig-alt", "").strip():
-                    self.add(path, line_of(text, src),
-                             f"image '{src}' has no alt text (write ![alt text](…) or add fig-alt=\"…\")")
+                    self.add(
+                        path,
+                        line_of(text, src),
+                        f"image '{src}' has no alt text (write ![alt text](…) or add fig-alt=\"…\")",
+                    )
             if node.get("t") == "Div":
                 ident, classes, kv = node["c"][0]
                 for c in classes:
                     if c.startswith("callout"):
                         kind = c.split("-", 1)[1] if "-" in c else ""
                         if kind not in CALLOUT_TYPES:
-                            self.add(path, line_of(text, c),
-                                     f"'.{c}' is not a Quarto callout; use one of {sorted(CALLOUT_TYPES)}")
+                            self.add(
+                                path,
+                                line_of(text, c),
+                                f"'.{c}' is not a Quarto callout; use one of {sorted(CALLOUT_TYPES)}",
+                            )
                 if ident.startswith("fig-"):
                     has_img = any(n.get("t") == "Image" for n in walk(node["c"][1]))
                     if not has_img and not dict(kv).get("fig-alt"):
-                        self.add(path, line_of(text, "#" + ident),
-                                 f"figure '{ident}' has no alt text (add fig-alt=\"…\")")
+                        self.add(
+                            path, line_of(text, "#" + ident), f"figure '{ident}' has no alt text (add fig-alt=\"…\")"
+                        )
 
         # citations and cross-references
         for node in walk(ast["blocks"]):
@@ -387,8 +409,9 @@ class BookChecker:
             return
         for path, line, term in self.glossary_uses:
             if not found.get(term):
-                self.add(path, line,
-                         f"glossary term '{term}' is not in glossary.yml (add it there, or fix the spelling)")
+                self.add(
+                    path, line, f"glossary term '{term}' is not in glossary.yml (add it there, or fix the spelling)"
+                )
 
     def check_embed(self, path: Path, line: int, raw: str) -> None:
         target = raw.split()[0] if raw else ""
@@ -407,8 +430,11 @@ class BookChecker:
             return
         opts = cell_options(cell)
         if not has_image_output(cell) and label.startswith("fig-"):
-            self.add(path, line, f"cell '{label}' of '{nbref}' has no stored image output "
-                                 "(run the notebook and commit its outputs)")
+            self.add(
+                path,
+                line,
+                f"cell '{label}' of '{nbref}' has no stored image output (run the notebook and commit its outputs)",
+            )
         if label.startswith("fig-"):
             if not str(opts.get("fig-cap", "")).strip():
                 self.add(path, line, f"cell '{label}' of '{nbref}' has no fig-cap")
@@ -422,12 +448,20 @@ class BookChecker:
         rel = path.relative_to(self.root).as_posix()
         stems = [p.stem for p in chapters if CHAPTER_NAME.match(p.name)]
         if not NOTEBOOK_NAME.match(path.name):
-            self.add(path, 1, "notebooks are named after their chapter: NN-<chapter>.ipynb or "
-                              "NN-<chapter>-<part>.ipynb (lower case, hyphens)")
+            self.add(
+                path,
+                1,
+                "notebooks are named after their chapter: NN-<chapter>.ipynb or "
+                "NN-<chapter>-<part>.ipynb (lower case, hyphens)",
+            )
         elif notebook_chapter(path.name, stems) is None:
-            self.add(path, 1, f"no chapter for this notebook: its name must be the file name of a chapter "
-                              f"listed in _quarto.yml, optionally followed by -<part> "
-                              f"(chapters: {', '.join(stems) or 'none'})")
+            self.add(
+                path,
+                1,
+                f"no chapter for this notebook: its name must be the file name of a chapter "
+                f"listed in _quarto.yml, optionally followed by -<part> "
+                f"(chapters: {', '.join(stems) or 'none'})",
+            )
         try:
             nb = load_notebook(path)
         except (json.JSONDecodeError, UnicodeDecodeError) as err:
@@ -491,14 +525,17 @@ class BookChecker:
         self.check_glossary_terms()
         for file, line, ref in self.pending_refs:
             if ref not in self.labels:
-                self.add(Path(file), line,
-                         f"cross-reference '@{ref}' does not resolve to any label in the book or its embedded cells")
+                self.add(
+                    Path(file),
+                    line,
+                    f"cross-reference '@{ref}' does not resolve to any label in the book or its embedded cells",
+                )
         if self.repo is not None:
             try:
                 for p in repo_problems(self.root):
                     f, _, msg = p.partition(": ")
                     self.add(f, 1, msg)
-            except Exception as err:  # noqa: BLE001 - report, don't crash
+            except Exception as err:
                 self.add("_quarto.yml", 1, f"repository URL checks failed: {err}")
         return sorted(set(self.problems))
 

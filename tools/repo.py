@@ -47,9 +47,7 @@ class Repo:
         """``OWNER/NAME``."""
         m = re.fullmatch(r"https://github\.com/([^/\s]+/[^/\s]+?)/?", self.url)
         if not m:
-            raise ValueError(
-                f"book.repo-url must look like https://github.com/OWNER/NAME, got {self.url!r}"
-            )
+            raise ValueError(f"book.repo-url must look like https://github.com/OWNER/NAME, got {self.url!r}")
         return m.group(1)
 
     def colab_url(self, notebook: str | Path) -> str:
@@ -77,9 +75,7 @@ def find_root(start: str | Path | None = None) -> Path:
     for folder in (here, *here.parents):
         if (folder / "_quarto.yml").is_file():
             return folder
-    raise FileNotFoundError(
-        f"No _quarto.yml in {here} or its parents: run this from inside the book's repository."
-    )
+    raise FileNotFoundError(f"No _quarto.yml in {here} or its parents: run this from inside the book's repository.")
 
 
 def load_quarto(root: str | Path) -> dict:
@@ -134,7 +130,7 @@ def load_repo(root: str | Path) -> Repo:
     if not book.get("repo-url"):
         raise ValueError("_quarto.yml has no book.repo-url: set the repository URL there (once).")
     repo = Repo(str(book["repo-url"]).rstrip("/"), str(book.get("repo-branch", "main")))
-    repo.slug  # validate
+    _ = repo.slug  # raises if the URL is not a GitHub repository URL
     return repo
 
 
@@ -167,11 +163,11 @@ def install_cell_source(repo: Repo) -> str:
         "# dependencies. On your own computer, follow the README instead.\n"
         "import sys\n"
         "\n"
-        "if \"google.colab\" in sys.modules:\n"
+        'if "google.colab" in sys.modules:\n'
         "    import subprocess\n"
         "\n"
         "    subprocess.run(\n"
-        f"        [sys.executable, \"-m\", \"pip\", \"install\", \"-q\", \"{repo.pip_spec}\"],\n"
+        f'        [sys.executable, "-m", "pip", "install", "-q", "{repo.pip_spec}"],\n'
         "        check=True,\n"
         "    )"
     )
@@ -184,7 +180,7 @@ def _view_block(root: Path, repo: Repo) -> str:
         title = notebook_title(nb).replace('"', "'")
         lines += [
             f"      - notebook: {rel}",
-            f"        title: \"{title}\"",
+            f'        title: "{title}"',
             f"        url: {repo.colab_url(rel)}",
         ]
     lines.append(VIEW_END)
@@ -235,7 +231,7 @@ def sync(root: str | Path) -> list[str]:
     start, end = quarto.find(VIEW_BEGIN), quarto.find(VIEW_END)
     if start < 0 or end < 0:
         raise ValueError(f"_quarto.yml lacks the lines {VIEW_BEGIN!r} … {VIEW_END!r} under notebook-view")
-    new = quarto[:start] + _view_block(root, repo) + quarto[end + len(VIEW_END):]
+    new = quarto[:start] + _view_block(root, repo) + quarto[end + len(VIEW_END) :]
     if new != quarto:
         qpath.write_text(new, encoding="utf-8")
         changed.append("_quarto.yml")
@@ -286,8 +282,13 @@ def new_notebook(root: str | Path, name: str, title: str) -> Path:
         return {"cell_type": "markdown", "metadata": {}, "source": text.splitlines(keepends=True)}
 
     def code(text):
-        return {"cell_type": "code", "execution_count": None, "metadata": {}, "outputs": [],
-                "source": text.splitlines(keepends=True)}
+        return {
+            "cell_type": "code",
+            "execution_count": None,
+            "metadata": {},
+            "outputs": [],
+            "source": text.splitlines(keepends=True),
+        }
 
     nb = {
         "cells": [

@@ -33,6 +33,7 @@ class InputError(ValueError):
 
 # --------------------------------------------------------------------------- reading
 
+
 def collect_inputs(items: list[str]) -> list[Path]:
     """Image files named directly, plus the image files inside named folders (sorted)."""
     files: list[Path] = []
@@ -65,7 +66,7 @@ def read_image(path: Path, max_projection: bool = False, allow_rgb: bool = True,
             import imageio.v3 as iio
 
             image = iio.imread(path)
-    except Exception as err:  # noqa: BLE001 - any reader failure means "unreadable"
+    except Exception as err:  # any reader failure means "unreadable"
         raise InputError(f"cannot read {path} as an image ({type(err).__name__}: {err})") from err
     image = np.asarray(image)
     if image.dtype.kind not in "uif":
@@ -74,14 +75,19 @@ def read_image(path: Path, max_projection: bool = False, allow_rgb: bool = True,
         raise InputError(f"{path}: the image is empty (shape {image.shape})")
     rgb = image.ndim == 3 and image.shape[-1] in (3, 4)
     if rgb and not allow_rgb:
-        raise InputError(f"{path}: shape {image.shape} is a colour (RGB) image, but the model takes one grey-scale "
-                         "channel; save the channel you want as its own file")
+        raise InputError(
+            f"{path}: shape {image.shape} is a colour (RGB) image, but the model takes one grey-scale "
+            "channel; save the channel you want as its own file"
+        )
     if image.ndim == 3 and not rgb or image.ndim > 3:
         if not max_projection:
             raise InputError(
                 f"{path}: shape {image.shape} looks like a stack, but these models {task} single 2D images; "
-                + ("pass --max-projection to use the maximum projection along the first axis, or " if task == "segment"
-                   else "")
+                + (
+                    "pass --max-projection to use the maximum projection along the first axis, or "
+                    if task == "segment"
+                    else ""
+                )
                 + "save the plane you want as its own file"
             )
         image = image.max(axis=0)
@@ -124,15 +130,24 @@ def _plan_outputs(inputs: list[str], output: str, overwrite: bool) -> tuple[list
     targets = [out_dir / f"{f.stem}.tif" for f in files]
     existing = [t for t in targets if t.exists()]
     if existing and not overwrite:
-        raise InputError(f"{existing[0]} exists already ({len(existing)} output(s) would be replaced); "
-                         "pass --overwrite to replace them")
+        raise InputError(
+            f"{existing[0]} exists already ({len(existing)} output(s) would be replaced); "
+            "pass --overwrite to replace them"
+        )
     return files, targets
 
 
 # --------------------------------------------------------------------------- commands
 
-def segment(inputs: list[str], model: str, output: str, overwrite: bool = False,
-            max_projection: bool = False, progress: bool | None = None) -> list[Path]:
+
+def segment(
+    inputs: list[str],
+    model: str,
+    output: str,
+    overwrite: bool = False,
+    max_projection: bool = False,
+    progress: bool | None = None,
+) -> list[Path]:
     """Segment every input image with ``model``; return the label files written (uint16 TIFFs)."""
     from tqdm.auto import tqdm
 
@@ -143,15 +158,20 @@ def segment(inputs: list[str], model: str, output: str, overwrite: bool = False,
     seg = load_model(model, task="segmentation")
     Path(output).mkdir(parents=True, exist_ok=True)
     written = []
-    for image, target in tqdm(list(zip(images, targets)), desc=f"segmenting with {seg.name}", unit="image",
-                              disable=(not progress) if progress is not None else None):
+    for image, target in tqdm(
+        list(zip(images, targets)),
+        desc=f"segmenting with {seg.name}",
+        unit="image",
+        disable=(not progress) if progress is not None else None,
+    ):
         write_labels(seg.predict(image), target)
         written.append(target)
     return written
 
 
-def denoise(inputs: list[str], model: str, output: str, overwrite: bool = False,
-            progress: bool | None = None) -> list[Path]:
+def denoise(
+    inputs: list[str], model: str, output: str, overwrite: bool = False, progress: bool | None = None
+) -> list[Path]:
     """Denoise every input image with ``model``; return the files written (float32 TIFFs, input's intensity scale)."""
     from tqdm.auto import tqdm
 
@@ -162,8 +182,12 @@ def denoise(inputs: list[str], model: str, output: str, overwrite: bool = False,
     net = load_model(model, task="restoration")
     Path(output).mkdir(parents=True, exist_ok=True)
     written = []
-    for image, target in tqdm(list(zip(images, targets)), desc=f"denoising with {net.name}", unit="image",
-                              disable=(not progress) if progress is not None else None):
+    for image, target in tqdm(
+        list(zip(images, targets)),
+        desc=f"denoising with {net.name}",
+        unit="image",
+        disable=(not progress) if progress is not None else None,
+    ):
         write_tiff(net.predict(image).astype(np.float32), target)
         written.append(target)
     return written
@@ -196,29 +220,48 @@ def main(argv: list[str] | None = None) -> int:
 
     segmenters = [n for n, m in REGISTRY.items() if m.task == "segmentation"]
     denoisers = [n for n, m in REGISTRY.items() if m.task == "restoration"]
-    parser = argparse.ArgumentParser(prog="bioimaging-guide", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="bioimaging-guide", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("segment", help="segment images with a trained model, writing uint16 label TIFFs")
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="image files or folders of images")
-    p.add_argument("--model", default=segmenters[0],
-                   help=f"{' or '.join(segmenters)} (default: {segmenters[0]}), or a model folder")
+    p.add_argument(
+        "--model",
+        default=segmenters[0],
+        help=f"{' or '.join(segmenters)} (default: {segmenters[0]}), or a model folder",
+    )
     p.add_argument("--output", "-o", required=True, help="folder for the label images (<input stem>.tif)")
     p.add_argument("--overwrite", action="store_true", help="replace existing label images")
-    p.add_argument("--max-projection", action="store_true",
-                   help="segment the maximum projection of 3D stacks (otherwise stacks are refused)")
+    p.add_argument(
+        "--max-projection",
+        action="store_true",
+        help="segment the maximum projection of 3D stacks (otherwise stacks are refused)",
+    )
     d = sub.add_parser("denoise", help="denoise grey-scale images with a trained model, writing float32 TIFFs")
     d.add_argument("inputs", nargs="+", metavar="INPUT", help="image files or folders of images")
-    d.add_argument("--model", default=denoisers[0],
-                   help=f"{' or '.join(denoisers)} (default: {denoisers[0]}), or a model folder")
+    d.add_argument(
+        "--model", default=denoisers[0], help=f"{' or '.join(denoisers)} (default: {denoisers[0]}), or a model folder"
+    )
     d.add_argument("--output", "-o", required=True, help="folder for the restored images (<input stem>.tif)")
     d.add_argument("--overwrite", action="store_true", help="replace existing restored images")
     t = sub.add_parser("train", help="re-train one of the book's shipped models from its saved recipe")
     t.add_argument("name", choices=list(REGISTRY), help="the shipped model to train")
-    t.add_argument("--output", "-o", required=True,
-                   help="folder to write the model into (as OUTPUT/NAME; 'models' replaces the shipped one)")
-    t.add_argument("--set", dest="overrides", action="append", type=_setting, default=[], metavar="KEY=VALUE",
-                   help="change one setting of the recipe (training.json), e.g. --set epochs=2 (JSON values)")
+    t.add_argument(
+        "--output",
+        "-o",
+        required=True,
+        help="folder to write the model into (as OUTPUT/NAME; 'models' replaces the shipped one)",
+    )
+    t.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        type=_setting,
+        default=[],
+        metavar="KEY=VALUE",
+        help="change one setting of the recipe (training.json), e.g. --set epochs=2 (JSON values)",
+    )
     t.add_argument("--overwrite", action="store_true", help="replace OUTPUT/NAME if it exists")
     args = parser.parse_args(argv)
     start = time.perf_counter()
@@ -232,8 +275,10 @@ def main(argv: list[str] | None = None) -> int:
         else:
             folder = train(args.name, args.output, dict(args.overrides), args.overwrite)
             metrics = json.loads((folder / "metrics.json").read_text())
-            print(f"model written to {folder} in {time.perf_counter() - start:.0f} s; "
-                  f"test metrics: {json.dumps(metrics['test'])}")
+            print(
+                f"model written to {folder} in {time.perf_counter() - start:.0f} s; "
+                f"test metrics: {json.dumps(metrics['test'])}"
+            )
     except (InputError, FileNotFoundError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

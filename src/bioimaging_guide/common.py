@@ -31,8 +31,9 @@ __all__ = ["environment_summary", "normalize_percentile", "quiet", "seed_everyth
 FRAMEWORKS = ("torch", "tensorflow")
 
 
-def normalize_percentile(image, low: float = 1.0, high: float = 99.8, reference=None,
-                         channel_axis: int | None = None, dtype=np.float32) -> np.ndarray:
+def normalize_percentile(
+    image, low: float = 1.0, high: float = 99.8, reference=None, channel_axis: int | None = None, dtype=np.float32
+) -> np.ndarray:
     """Scale intensities so that the ``low`` and ``high`` percentiles become 0 and 1 (values are not clipped).
 
     Parameters
@@ -72,8 +73,9 @@ def normalize_percentile(image, low: float = 1.0, high: float = 99.8, reference=
     return ((image.astype(np.float64, copy=False) - lo) / np.maximum(hi - lo, 1e-6)).astype(dtype, copy=False)
 
 
-def seed_everything(seed: int, frameworks: Iterable[str] | None = None, threads: int | None = None,
-                    deterministic: bool = False) -> None:
+def seed_everything(
+    seed: int, frameworks: Iterable[str] | None = None, threads: int | None = None, deterministic: bool = False
+) -> None:
     """Seed Python's and NumPy's random number generators and those of the deep-learning frameworks.
 
     Parameters
@@ -154,8 +156,16 @@ def _version(package: str) -> str | None:
 def environment_summary() -> dict:
     """Python, platform, CPU count and the versions of the packages that shape results (those installed)."""
     out: dict = {"python": platform.python_version(), "platform": platform.platform(), "cpu_count": os.cpu_count()}
-    for package in ("numpy", "scikit-image", "tensorflow-cpu", "tensorflow", "csbdeep", "stardist", "torch",
-                    "cellpose"):
+    for package in (
+        "numpy",
+        "scikit-image",
+        "tensorflow-cpu",
+        "tensorflow",
+        "csbdeep",
+        "stardist",
+        "torch",
+        "cellpose",
+    ):
         v = _version(package)
         if v is not None:
             out[package] = v

@@ -21,8 +21,9 @@ used to check any counting function:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from typing import Literal, Sequence
+from typing import Literal
 
 import numpy as np
 from scipy import ndimage as ndi

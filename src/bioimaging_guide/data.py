@@ -42,10 +42,11 @@ import functools
 import hashlib
 import os
 import tempfile
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Iterable, Literal, Sequence
+from typing import Literal
 
 import numpy as np
 
@@ -177,8 +178,7 @@ _DATASET_TEXT: dict[str, dict[str, str]] = {
     "mitosis_timelapse": {
         "title": "Cancer cell migration time-lapse (crop)",
         "description": (
-            "48 frames of 130x130 pixels (uint16) of fluorescent nuclei, "
-            "including several cell divisions."
+            "48 frames of 130x130 pixels (uint16) of fluorescent nuclei, including several cell divisions."
         ),
         "license": "CC BY 4.0",
         "citation": (
@@ -195,19 +195,14 @@ _DATASET_TEXT: dict[str, dict[str, str]] = {
         ),
         "license": "CC0 1.0",
         "citation": (
-            "Gustafsdottir, S. M. et al. PLoS ONE 8(12), e80999 (2013); "
-            "Ljosa, V. et al. Nature Methods 9, 637 (2012)."
+            "Gustafsdottir, S. M. et al. PLoS ONE 8(12), e80999 (2013); Ljosa, V. et al. Nature Methods 9, 637 (2012)."
         ),
     },
 }
 
 
 def _registry_text(filename: str) -> str:
-    return (
-        resources.files("bioimaging_guide")
-        .joinpath("_registry", filename)
-        .read_text(encoding="utf-8")
-    )
+    return resources.files("bioimaging_guide").joinpath("_registry", filename).read_text(encoding="utf-8")
 
 
 def _read_tsv(filename: str) -> list[dict[str, str]]:
@@ -236,8 +231,7 @@ def _dataset_files(dataset: str) -> dict[str, RegistryEntry]:
     if dataset not in registry:
         known = ", ".join(sorted(registry))
         raise UnknownDatasetError(
-            f"Unknown dataset {dataset!r}. Known datasets: {known}. "
-            "Call list_datasets() to see them."
+            f"Unknown dataset {dataset!r}. Known datasets: {known}. Call list_datasets() to see them."
         )
     return registry[dataset]
 
@@ -360,9 +354,7 @@ def _download(url: str, destination: Path) -> None:
     """Download ``url`` to ``destination`` with pooch (no checksum test here)."""
     import pooch
 
-    downloader = pooch.HTTPDownloader(
-        progressbar=False, chunk_size=1 << 16, timeout=_DOWNLOAD_TIMEOUT_S
-    )
+    downloader = pooch.HTTPDownloader(progressbar=False, chunk_size=1 << 16, timeout=_DOWNLOAD_TIMEOUT_S)
     downloader(url, str(destination), None)
 
 
@@ -432,10 +424,7 @@ def _fetch_many(entries: Sequence[RegistryEntry], progress: bool | None, desc: s
     from tqdm import tqdm
 
     disable = _progress_disabled(progress) if len(entries) > 1 else True
-    return [
-        _fetch_entry(entry)
-        for entry in tqdm(entries, desc=desc, unit="file", disable=disable, leave=False)
-    ]
+    return [_fetch_entry(entry) for entry in tqdm(entries, desc=desc, unit="file", disable=disable, leave=False)]
 
 
 def fetch(dataset: str, relpath: str) -> Path:
@@ -738,7 +727,7 @@ def _read_solution(csv_path: str) -> dict[str, tuple[tuple[int, int], tuple[str,
     return {k: (shape, tuple(rles)) for k, (shape, rles) in rows.items()}
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _decoded_labels(csv_path: str, image_id: str) -> np.ndarray:
     shape, rles = _read_solution(csv_path)[image_id]
     labels = rle_to_labels(rles, shape)
@@ -888,15 +877,11 @@ def load_gigadb_pairs(progress: bool | None = None) -> list[tuple[str, np.ndarra
     names = sorted(
         name
         for name in (
-            rel.split("/")[-1].removesuffix("-lowsnr-sample.png")
-            for rel in files
-            if rel.startswith("low_snr_images/")
+            rel.split("/")[-1].removesuffix("-lowsnr-sample.png") for rel in files if rel.startswith("low_snr_images/")
         )
         if _GIGADB_HIGH.format(name=name) in files
     )
-    entries = [files[_GIGADB_LOW.format(name=n)] for n in names] + [
-        files[_GIGADB_HIGH.format(name=n)] for n in names
-    ]
+    entries = [files[_GIGADB_LOW.format(name=n)] for n in names] + [files[_GIGADB_HIGH.format(name=n)] for n in names]
     paths = _fetch_many(entries, progress, desc="GigaDB pairs")
     lows, highs = paths[: len(names)], paths[len(names) :]
     pairs = []

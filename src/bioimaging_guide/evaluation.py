@@ -19,8 +19,8 @@ the same conventions for empty images), so numbers agree with StarDist's
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, fields
-from typing import Sequence
 
 import numpy as np
 from scipy.optimize import linear_sum_assignment
@@ -349,7 +349,7 @@ def average_precision(gt, pred, thresholds: Sequence[float] = DSB_THRESHOLDS) ->
     return float(np.mean([r.accuracy for r in match_over_thresholds(gt, pred, thresholds)]))
 
 
-def results_table(results: Sequence[MatchResult] | Sequence["DatasetMatch"]):
+def results_table(results: Sequence[MatchResult] | Sequence[DatasetMatch]):
     """Turn a list of match results into a pandas DataFrame (one row each)."""
     import pandas as pd
 
@@ -409,11 +409,22 @@ def _pool(per_image: Sequence[MatchResult], thresh: float, by_image: bool) -> Da
     n_true = sum(r.n_true for r in per_image)
     n_pred = sum(r.n_pred for r in per_image)
     if by_image:
+
         def mean(key: str) -> float:
             return float(np.mean([getattr(r, key) for r in per_image])) if per_image else 0.0
 
-        scores = {k: mean(k) for k in ("precision", "recall", "f1", "accuracy", "panoptic_quality",
-                                       "mean_matched_iou", "mean_true_score")}
+        scores = {
+            k: mean(k)
+            for k in (
+                "precision",
+                "recall",
+                "f1",
+                "accuracy",
+                "panoptic_quality",
+                "mean_matched_iou",
+                "mean_true_score",
+            )
+        }
     else:
         sum_iou = sum(r.sum_matched_iou for r in per_image)
         scores = dict(
@@ -425,12 +436,22 @@ def _pool(per_image: Sequence[MatchResult], thresh: float, by_image: bool) -> Da
             mean_matched_iou=_ratio(sum_iou, tp),
             mean_true_score=_ratio(sum_iou, n_true),
         )
-    return DatasetMatch(thresh=float(thresh), tp=tp, fp=fp, fn=fn, n_true=n_true, n_pred=n_pred,
-                        by_image=bool(by_image), per_image=tuple(per_image), **scores)
+    return DatasetMatch(
+        thresh=float(thresh),
+        tp=tp,
+        fp=fp,
+        fn=fn,
+        n_true=n_true,
+        n_pred=n_pred,
+        by_image=bool(by_image),
+        per_image=tuple(per_image),
+        **scores,
+    )
 
 
-def match_dataset(gts: Sequence, preds: Sequence, thresh: float | Sequence[float] = 0.5,
-                  by_image: bool = False) -> DatasetMatch | list[DatasetMatch]:
+def match_dataset(
+    gts: Sequence, preds: Sequence, thresh: float | Sequence[float] = 0.5, by_image: bool = False
+) -> DatasetMatch | list[DatasetMatch]:
     """Match a whole data set and pool the results, like ``stardist.matching.matching_dataset``.
 
     Parameters
@@ -448,8 +469,10 @@ def match_dataset(gts: Sequence, preds: Sequence, thresh: float | Sequence[float
     DatasetMatch, or a list of them if ``thresh`` is a sequence.
     """
     if len(gts) != len(preds):
-        raise ValueError(f"Got {len(gts)} ground-truth images but {len(preds)} predictions; "
-                         "pass one prediction per ground-truth image, in the same order.")
+        raise ValueError(
+            f"Got {len(gts)} ground-truth images but {len(preds)} predictions; "
+            "pass one prediction per ground-truth image, in the same order."
+        )
     thresholds = np.atleast_1d(np.asarray(thresh, dtype=float))
     per_image = [match_over_thresholds(g, p, thresholds) for g, p in zip(gts, preds)]
     pooled = [_pool([results[k] for results in per_image], t, by_image) for k, t in enumerate(thresholds)]
@@ -481,8 +504,9 @@ _POOLED = {
 }
 
 
-def bootstrap_ci(values, n_boot: int = 2000, seed: int = 0, confidence: float = 0.95,
-                 statistic: str = "f1") -> BootstrapCI:
+def bootstrap_ci(
+    values, n_boot: int = 2000, seed: int = 0, confidence: float = 0.95, statistic: str = "f1"
+) -> BootstrapCI:
     """Percentile bootstrap confidence interval over images.
 
     Images are drawn with replacement ``n_boot`` times; each time the
@@ -541,8 +565,10 @@ def bootstrap_ci(values, n_boot: int = 2000, seed: int = 0, confidence: float = 
         sums = data[draws].sum(axis=1)  # (n_boot, 3)
         boot = pooled(sums[:, 0], sums[:, 1], sums[:, 2])
     else:
-        raise ValueError("values must be per-image TP/FP/FN counts (shape (n, 3)) or "
-                         f"one value per image (shape (n,)), got shape {data.shape}.")
+        raise ValueError(
+            "values must be per-image TP/FP/FN counts (shape (n, 3)) or "
+            f"one value per image (shape (n,)), got shape {data.shape}."
+        )
     alpha = (1 - confidence) / 2
     low, high = np.quantile(boot, [alpha, 1 - alpha])
     return BootstrapCI(estimate, float(low), float(high), confidence, n_boot, name)
@@ -694,8 +720,11 @@ def object_stats(labels):
         properties=("label", "area", "perimeter", "equivalent_diameter_area", "eccentricity", "centroid"),
     )
     table = pd.DataFrame(props).rename(
-        columns={"equivalent_diameter_area": "equivalent_diameter",
-                 "centroid-0": "centroid_row", "centroid-1": "centroid_col"}
+        columns={
+            "equivalent_diameter_area": "equivalent_diameter",
+            "centroid-0": "centroid_row",
+            "centroid-1": "centroid_col",
+        }
     )
     table["area"] = table["area"].astype(int)
     boundary = find_boundaries(labels, connectivity=1, mode="inner") & (labels > 0)

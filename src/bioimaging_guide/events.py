@@ -195,8 +195,9 @@ def event_frame_mask(n_frames: int, events: Sequence[MitosisEvent] = MITOSIS_EVE
 # ---------------------------------------------------------------------------
 
 
-def simulate_low_light(frame: np.ndarray, light_fraction: float, peak_photons: float = 200.0,
-                       rng: np.random.Generator | int | None = 0) -> np.ndarray:
+def simulate_low_light(
+    frame: np.ndarray, light_fraction: float, peak_photons: float = 200.0, rng: np.random.Generator | int | None = 0
+) -> np.ndarray:
     """Simulate imaging the same field with less light.
 
     The frame is turned into expected photon counts (background at 0, the
@@ -247,8 +248,9 @@ def _normalise_frame(frame: np.ndarray, sigma: float) -> tuple[np.ndarray, np.nd
     return (f - bg) / max(nuclear - bg, 1e-6), mask
 
 
-def find_candidates(frame: np.ndarray, sigma: float = 1.0, min_area: int = 20,
-                    spot_sigma: float = 2.0) -> tuple[np.ndarray, np.ndarray]:
+def find_candidates(
+    frame: np.ndarray, sigma: float = 1.0, min_area: int = 20, spot_sigma: float = 2.0
+) -> tuple[np.ndarray, np.ndarray]:
     """Find the objects (nuclei and chromatin figures) of one frame and describe each with features.
 
     Objects are the connected regions above Otsu's threshold after light
@@ -284,24 +286,27 @@ def find_candidates(frame: np.ndarray, sigma: float = 1.0, min_area: int = 20,
         vals = norm[rr, cc]
         mean = float(vals.mean())
         peak = float(np.percentile(vals, 99))
-        feats.append([
-            float(p.area),
-            mean,
-            peak,
-            peak / max(float(np.median(vals)), 1e-6),
-            float((vals > 1.5 * mean).mean()),
-            float(vals.std() / max(mean, 1e-6)),
-            float(np.percentile(spots[rr, cc], 95)),
-            float(p.solidity),
-            float(p.eccentricity),
-        ])
+        feats.append(
+            [
+                float(p.area),
+                mean,
+                peak,
+                peak / max(float(np.median(vals)), 1e-6),
+                float((vals > 1.5 * mean).mean()),
+                float(vals.std() / max(mean, 1e-6)),
+                float(np.percentile(spots[rr, cc], 95)),
+                float(p.solidity),
+                float(p.eccentricity),
+            ]
+        )
         cents.append(p.centroid)
     n = len(FEATURE_NAMES)
     return np.asarray(feats, dtype=np.float32).reshape(-1, n), np.asarray(cents, dtype=np.float32).reshape(-1, 2)
 
 
-def label_candidates(frame_index: int, centroids: np.ndarray, events: Sequence[MitosisEvent] = MITOSIS_EVENTS,
-                     radius: float = 10.0) -> np.ndarray:
+def label_candidates(
+    frame_index: int, centroids: np.ndarray, events: Sequence[MitosisEvent] = MITOSIS_EVENTS, radius: float = 10.0
+) -> np.ndarray:
     """Label candidates of one frame: 1 = mitotic, 0 = not, -1 = ambiguous (ignore).
 
     A candidate is mitotic if the frame lies within an event's condensed
@@ -314,7 +319,11 @@ def label_candidates(frame_index: int, centroids: np.ndarray, events: Sequence[M
     for ev in events:
         if ev.first_frame <= frame_index <= ev.last_frame:
             pts = np.asarray(ev.points[frame_index], dtype=float)
-            d = np.linalg.norm(centroids[:, None, :] - pts[None, :, :], axis=-1).min(axis=1) if len(centroids) else np.zeros(0)
+            d = (
+                np.linalg.norm(centroids[:, None, :] - pts[None, :, :], axis=-1).min(axis=1)
+                if len(centroids)
+                else np.zeros(0)
+            )
             y[d <= radius] = 1
         elif ev.prophase_frame <= frame_index <= ev.last_frame + 2:
             c = np.asarray(ev.centre(frame_index))
@@ -339,8 +348,12 @@ def candidate_patches(frame: np.ndarray, centroids: np.ndarray, size: int = 32, 
 # ---------------------------------------------------------------------------
 
 
-def evaluate_events(detections: dict[int, np.ndarray], frames: Sequence[int],
-                    events: Sequence[MitosisEvent] = MITOSIS_EVENTS, radius: float = 15.0):
+def evaluate_events(
+    detections: dict[int, np.ndarray],
+    frames: Sequence[int],
+    events: Sequence[MitosisEvent] = MITOSIS_EVENTS,
+    radius: float = 15.0,
+):
     """Score detections event by event.
 
     Parameters
@@ -388,14 +401,16 @@ def evaluate_events(detections: dict[int, np.ndarray], frames: Sequence[int],
         during = [f for f in hits if ev.first_frame <= f <= ev.last_frame]
         early = [f for f in hits if f <= ev.last_frame]
         first = min(early) if early else None
-        rows.append({
-            "event": ev.name,
-            "condensed frames": f"{ev.first_frame}–{ev.last_frame}",
-            "detected": bool(during),
-            "first detection": first,
-            "latency (frames)": (first - ev.first_frame) if first is not None else None,
-            "frames detected": f"{len(during)}/{sum(f in frames for f in ev.frames)}",
-        })
+        rows.append(
+            {
+                "event": ev.name,
+                "condensed frames": f"{ev.first_frame}–{ev.last_frame}",
+                "detected": bool(during),
+                "first detection": first,
+                "latency (frames)": (first - ev.first_frame) if first is not None else None,
+                "frames detected": f"{len(during)}/{sum(f in frames for f in ev.frames)}",
+            }
+        )
     for f in sorted(frames):
         pts = np.asarray(detections.get(f, np.zeros((0, 2))), dtype=float).reshape(-1, 2)
         for k, (r, c) in enumerate(pts):
@@ -419,8 +434,9 @@ class AcquiredFrame:
     fired: bool
 
 
-def fixed_schedule(n_frames: int, interval: int = 1, mode: str = "high", low_dose: float = 0.1,
-                   high_dose: float = 1.0) -> list[AcquiredFrame]:
+def fixed_schedule(
+    n_frames: int, interval: int = 1, mode: str = "high", low_dose: float = 0.1, high_dose: float = 1.0
+) -> list[AcquiredFrame]:
     """A conventional time-lapse: one image every ``interval`` frames, all at the same light level."""
     if interval < 1:
         raise ValueError("interval must be at least 1")
@@ -494,8 +510,9 @@ def simulate_acquisition(
     return log
 
 
-def schedule_summary(log: Sequence[AcquiredFrame], events: Sequence[MitosisEvent] = MITOSIS_EVENTS,
-                     capture_fraction: float = 0.5) -> dict:
+def schedule_summary(
+    log: Sequence[AcquiredFrame], events: Sequence[MitosisEvent] = MITOSIS_EVENTS, capture_fraction: float = 0.5
+) -> dict:
     """Light dose, events captured and decision latency of an acquisition.
 
     An event counts as **captured at high temporal resolution** when at

@@ -30,7 +30,7 @@ import numpy as np
 from scipy import ndimage as ndi
 from skimage.draw import line
 from skimage.feature import hessian_matrix, hessian_matrix_eigvals
-from skimage.morphology import disk, dilation
+from skimage.morphology import dilation, disk
 
 __all__ = [
     "DEFAULT_SIGMAS",
@@ -128,8 +128,9 @@ def pixel_features(
     return np.stack(stack, axis=-1).astype(np.float32), names
 
 
-def strokes_to_labels(shape: tuple[int, int], strokes: Sequence[tuple[int, Sequence[tuple[int, int]]]],
-                      width: int = 3) -> np.ndarray:
+def strokes_to_labels(
+    shape: tuple[int, int], strokes: Sequence[tuple[int, Sequence[tuple[int, int]]]], width: int = 3
+) -> np.ndarray:
     """Rasterise brush strokes into a sparse label image.
 
     Parameters
@@ -168,8 +169,9 @@ def strokes_to_labels(shape: tuple[int, int], strokes: Sequence[tuple[int, Seque
     return labels
 
 
-def train_pixel_classifier(features: np.ndarray, labels: np.ndarray, n_estimators: int = 100,
-                           random_state: int = 0, **kwargs):
+def train_pixel_classifier(
+    features: np.ndarray, labels: np.ndarray, n_estimators: int = 100, random_state: int = 0, **kwargs
+):
     """Fit a random forest on the labelled pixels (``labels > 0``) of a feature stack.
 
     Parameters
@@ -211,8 +213,9 @@ def predict_pixels(classifier, features: np.ndarray, return_proba: bool = False)
     return classifier.predict(flat).reshape(h, w)
 
 
-def kmeans_pixels(features: np.ndarray, k: int, random_state: int = 0, n_fit: int | None = 20000,
-                  standardize: bool = True) -> np.ndarray:
+def kmeans_pixels(
+    features: np.ndarray, k: int, random_state: int = 0, n_fit: int | None = 20000, standardize: bool = True
+) -> np.ndarray:
     """Unsupervised pixel clustering with k-means.
 
     Parameters
@@ -290,12 +293,14 @@ def class_scores(pred: np.ndarray, reference: np.ndarray, class_names: dict[int,
     for cid, name in class_names.items():
         p, r = pred == cid, reference == cid
         inter, union = np.logical_and(p, r).sum(), np.logical_or(p, r).sum()
-        rows.append({
-            "class": name,
-            "IoU": inter / union if union else 1.0,
-            "precision": inter / p.sum() if p.sum() else 0.0,
-            "recall": inter / r.sum() if r.sum() else 0.0,
-        })
+        rows.append(
+            {
+                "class": name,
+                "IoU": inter / union if union else 1.0,
+                "precision": inter / p.sum() if p.sum() else 0.0,
+                "recall": inter / r.sum() if r.sum() else 0.0,
+            }
+        )
     table = pd.DataFrame(rows).set_index("class")
     table.attrs["pixel agreement"] = float((pred == reference).mean())
     return table

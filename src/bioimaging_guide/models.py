@@ -50,6 +50,7 @@ __all__ = [
     "load_model",
     "load_training_config",
     "model_folder",
+    "model_record",
     "shipped_models_dir",
     "train_model",
     "write_model_card",
@@ -57,6 +58,7 @@ __all__ = [
 
 
 # --------------------------------------------------------------------------- where the models are
+
 
 def shipped_models_dir() -> Path:
     """Folder holding the shipped models (``models/`` of the repository, or the installed copy)."""
@@ -83,24 +85,41 @@ def load_training_config(name_or_path: str | Path) -> dict:
     return json.loads((folder / "training.json").read_text())
 
 
+def model_record(name_or_path: str | Path) -> dict:
+    """What a model folder records about its training: ``training`` (the recipe), ``history`` (learning
+    curves) and ``metrics`` (test metrics, wall time, environment), each read from its JSON file."""
+    path = Path(name_or_path)
+    folder = path if path.is_dir() else model_folder(str(name_or_path))
+    return {key: json.loads((folder / f"{key}.json").read_text()) for key in ("training", "history", "metrics")}
+
+
 # --------------------------------------------------------------------------- the four lives
+
 
 def _dsb_counts() -> dict:
     from .data import dsb2018_table
 
     table = dsb2018_table()
     fl = table[table.modality == "fluorescence"]
-    return {s: (int((fl.split == s).sum()), int(fl.loc[fl.split == s, "n_nuclei"].sum()))
-            for s in ("train", "val", "test")}
+    return {
+        s: (int((fl.split == s).sum()), int(fl.loc[fl.split == s, "n_nuclei"].sum())) for s in ("train", "val", "test")
+    }
 
 
 def _train_stardist(cfg: dict, folder: Path, verbose: bool) -> tuple[dict, float]:
     from .segmentation_models import train_stardist, training_data
 
     _model, history, seconds = train_stardist(
-        folder.parent, name=folder.name, data=training_data(cfg["data"]["subset"]), epochs=cfg["epochs"],
+        folder.parent,
+        name=folder.name,
+        data=training_data(cfg["data"]["subset"]),
+        epochs=cfg["epochs"],
         steps_per_epoch=cfg["steps_per_epoch"],
-        seed=cfg["seed"], verbose=int(verbose), augmentation=cfg["augmentation"], **cfg["stardist"])
+        seed=cfg["seed"],
+        verbose=int(verbose),
+        augmentation=cfg["augmentation"],
+        **cfg["stardist"],
+    )
     return history, seconds
 
 
@@ -108,11 +127,20 @@ def _train_cellpose(cfg: dict, folder: Path, verbose: bool) -> tuple[dict, float
     from .segmentation_models import train_cellpose, training_data
 
     _folder, history, seconds = train_cellpose(
-        folder.parent, name=folder.name, data=training_data(cfg["data"]["subset"]), epochs=cfg["epochs"],
+        folder.parent,
+        name=folder.name,
+        data=training_data(cfg["data"]["subset"]),
+        epochs=cfg["epochs"],
         seed=cfg["seed"],
-        learning_rate=cfg["learning_rate"], batch_size=cfg["batch_size"], nbase=tuple(cfg["nbase"]),
-        weight_decay=cfg["weight_decay"], crop=cfg["crop"], scale_range=cfg["scale_range"],
-        diam_mean=cfg["diam_mean"], verbose=int(verbose))
+        learning_rate=cfg["learning_rate"],
+        batch_size=cfg["batch_size"],
+        nbase=tuple(cfg["nbase"]),
+        weight_decay=cfg["weight_decay"],
+        crop=cfg["crop"],
+        scale_range=cfg["scale_range"],
+        diam_mean=cfg["diam_mean"],
+        verbose=int(verbose),
+    )
     return history, seconds
 
 
@@ -135,10 +163,22 @@ def _train_care(cfg: dict, folder: Path, verbose: bool) -> tuple[dict, float]:
 
     bench = _benchmark(cfg)
     _model, history, seconds = train_care(
-        bench.x_train, bench.y_train, bench.x_val, bench.y_val, folder.parent, name=folder.name,
-        epochs=cfg["epochs"], steps_per_epoch=cfg["steps_per_epoch"], batch_size=cfg["batch_size"],
-        depth=cfg["depth"], n_first=cfg["n_first"], learning_rate=cfg["learning_rate"], loss=cfg["loss"],
-        seed=cfg["seed"], verbose=verbose)
+        bench.x_train,
+        bench.y_train,
+        bench.x_val,
+        bench.y_val,
+        folder.parent,
+        name=folder.name,
+        epochs=cfg["epochs"],
+        steps_per_epoch=cfg["steps_per_epoch"],
+        batch_size=cfg["batch_size"],
+        depth=cfg["depth"],
+        n_first=cfg["n_first"],
+        learning_rate=cfg["learning_rate"],
+        loss=cfg["loss"],
+        seed=cfg["seed"],
+        verbose=verbose,
+    )
     return history, seconds
 
 
@@ -148,10 +188,19 @@ def _train_n2v(cfg: dict, folder: Path, verbose: bool) -> tuple[dict, float]:
 
     bench = _benchmark(cfg)
     model, history, seconds = train_n2v(
-        bench.x_train, bench.x_val, steps=cfg["steps"], batch_size=cfg["batch_size"],
-        learning_rate=cfg["learning_rate"], fraction=cfg["fraction"], radius=cfg["radius"], depth=cfg["depth"],
-        base_channels=cfg["base_channels"], seed=cfg["seed"], eval_every=cfg["eval_every"],
-        threads=cfg["threads"])
+        bench.x_train,
+        bench.x_val,
+        steps=cfg["steps"],
+        batch_size=cfg["batch_size"],
+        learning_rate=cfg["learning_rate"],
+        fraction=cfg["fraction"],
+        radius=cfg["radius"],
+        depth=cfg["depth"],
+        base_channels=cfg["base_channels"],
+        seed=cfg["seed"],
+        eval_every=cfg["eval_every"],
+        threads=cfg["threads"],
+    )
     save_n2v(model, folder, {"depth": cfg["depth"], "base_channels": cfg["base_channels"]})
     return history, seconds
 
@@ -159,8 +208,10 @@ def _train_n2v(cfg: dict, folder: Path, verbose: bool) -> tuple[dict, float]:
 def _evaluate_segmentation(model) -> dict:
     from .segmentation_models import evaluate_on_split
 
-    return {"test": evaluate_on_split(model, "fluorescence", "test"),
-            "brightfield_test": evaluate_on_split(model, "brightfield", "test")}
+    return {
+        "test": evaluate_on_split(model, "fluorescence", "test"),
+        "brightfield_test": evaluate_on_split(model, "brightfield", "test"),
+    }
 
 
 def _evaluate_restoration(model, cfg: dict) -> dict:
@@ -190,29 +241,50 @@ def _fmt(value) -> str:
 def _stardist_rows(cfg: dict) -> list[tuple[str, str]]:
     sd, aug = cfg["stardist"], cfg["augmentation"]
     return [
-        ("architecture", f"StarDist 2D: U-Net of depth {sd['unet_n_depth']} with {sd['unet_n_filter_base']} base "
-                         f"filters, {sd['n_rays']} rays, grid {_fmt(sd['grid'])}"),
-        ("training length", f"{cfg['epochs']} epochs × {cfg['steps_per_epoch']} steps, batch {sd['train_batch_size']}, "
-                            f"patches {_fmt(sd['train_patch_size'])} px, Adam, learning rate "
-                            f"{sd['train_learning_rate']} (halved after {sd['train_reduce_lr']['patience']} epochs "
-                            "without improvement)"),
-        ("augmentation", f"random 90° rotations and flips; intensity × U{tuple(aug['scale'])} + "
-                         f"U{tuple(aug['shift'])}; Gaussian noise, sd ≤ {aug['noise_sd']}"),
-        ("model selection", "weights with the lowest validation loss; probability and NMS thresholds optimised "
-                            "on the validation images"),
+        (
+            "architecture",
+            f"StarDist 2D: U-Net of depth {sd['unet_n_depth']} with {sd['unet_n_filter_base']} base "
+            f"filters, {sd['n_rays']} rays, grid {_fmt(sd['grid'])}",
+        ),
+        (
+            "training length",
+            f"{cfg['epochs']} epochs × {cfg['steps_per_epoch']} steps, batch {sd['train_batch_size']}, "
+            f"patches {_fmt(sd['train_patch_size'])} px, Adam, learning rate "
+            f"{sd['train_learning_rate']} (halved after {sd['train_reduce_lr']['patience']} epochs "
+            "without improvement)",
+        ),
+        (
+            "augmentation",
+            f"random 90° rotations and flips; intensity × U{tuple(aug['scale'])} + "
+            f"U{tuple(aug['shift'])}; Gaussian noise, sd ≤ {aug['noise_sd']}",
+        ),
+        (
+            "model selection",
+            "weights with the lowest validation loss; probability and NMS thresholds optimised "
+            "on the validation images",
+        ),
         ("weights", "`weights_best.h5` (Keras HDF5, arrays only), `config.json`, `thresholds.json`"),
     ]
 
 
 def _cellpose_rows(cfg: dict) -> list[tuple[str, str]]:
     return [
-        ("architecture", f"Cellpose 3 network (CPnet) with channels {_fmt(cfg['nbase'])} (slimmer than the "
-                         "default 32–256), trained from scratch"),
-        ("training length", f"{cfg['epochs']} epochs over the training images, batch {cfg['batch_size']}, "
-                            f"{cfg['crop']} × {cfg['crop']} px crops, AdamW (Cellpose's schedule), learning rate "
-                            f"{cfg['learning_rate']}, weight decay {cfg['weight_decay']}"),
-        ("augmentation", f"Cellpose's random rotations, flips and rescaling (scale range {cfg['scale_range']}; "
-                         "images at their own scale)"),
+        (
+            "architecture",
+            f"Cellpose 3 network (CPnet) with channels {_fmt(cfg['nbase'])} (slimmer than the "
+            "default 32–256), trained from scratch",
+        ),
+        (
+            "training length",
+            f"{cfg['epochs']} epochs over the training images, batch {cfg['batch_size']}, "
+            f"{cfg['crop']} × {cfg['crop']} px crops, AdamW (Cellpose's schedule), learning rate "
+            f"{cfg['learning_rate']}, weight decay {cfg['weight_decay']}",
+        ),
+        (
+            "augmentation",
+            f"Cellpose's random rotations, flips and rescaling (scale range {cfg['scale_range']}; "
+            "images at their own scale)",
+        ),
         ("model selection", "weights after the last epoch"),
         ("weights", "`weights.pt` (PyTorch tensor dictionary, loaded with `weights_only=True`), `config.json`"),
     ]
@@ -223,11 +295,17 @@ _LOSS_NAMES = {"mae": "mean absolute error", "mse": "mean squared error"}
 
 def _care_rows(cfg: dict) -> list[tuple[str, str]]:
     return [
-        ("architecture", f"CARE: csbdeep's 2D U-Net of depth {cfg['depth']} with {cfg['n_first']} filters at full "
-                         "resolution, residual output"),
-        ("training length", f"{cfg['epochs']} epochs × {cfg['steps_per_epoch']} steps, batch {cfg['batch_size']}, "
-                            f"Adam, learning rate {cfg['learning_rate']} (halved after 10 epochs without "
-                            f"improvement), loss: {_LOSS_NAMES.get(cfg['loss'], cfg['loss'])}"),
+        (
+            "architecture",
+            f"CARE: csbdeep's 2D U-Net of depth {cfg['depth']} with {cfg['n_first']} filters at full "
+            "resolution, residual output",
+        ),
+        (
+            "training length",
+            f"{cfg['epochs']} epochs × {cfg['steps_per_epoch']} steps, batch {cfg['batch_size']}, "
+            f"Adam, learning rate {cfg['learning_rate']} (halved after 10 epochs without "
+            f"improvement), loss: {_LOSS_NAMES.get(cfg['loss'], cfg['loss'])}",
+        ),
         ("augmentation", "none (csbdeep's default)"),
         ("model selection", "weights with the lowest validation loss"),
         ("weights", "`weights_best.h5` (Keras HDF5, arrays only), `config.json`"),
@@ -236,13 +314,22 @@ def _care_rows(cfg: dict) -> list[tuple[str, str]]:
 
 def _n2v_rows(cfg: dict) -> list[tuple[str, str]]:
     return [
-        ("architecture", f"the book's U-Net (`bioimaging_guide.unet.UNet`) of depth {cfg['depth']} with "
-                         f"{cfg['base_channels']} channels at full resolution"),
-        ("training length", f"{cfg['steps']} steps, batch {cfg['batch_size']}, Adam, learning rate "
-                            f"{cfg['learning_rate']} (halved at 50 % and 75 % of the steps), {cfg['threads']} "
-                            "CPU threads"),
-        ("blind spot", f"{cfg['fraction'] * 100:g} % of the pixels of every patch replaced by a random neighbour "
-                       f"within {cfg['radius']} px; loss: squared error at those pixels only"),
+        (
+            "architecture",
+            f"the book's U-Net (`bioimaging_guide.unet.UNet`) of depth {cfg['depth']} with "
+            f"{cfg['base_channels']} channels at full resolution",
+        ),
+        (
+            "training length",
+            f"{cfg['steps']} steps, batch {cfg['batch_size']}, Adam, learning rate "
+            f"{cfg['learning_rate']} (halved at 50 % and 75 % of the steps), {cfg['threads']} "
+            "CPU threads",
+        ),
+        (
+            "blind spot",
+            f"{cfg['fraction'] * 100:g} % of the pixels of every patch replaced by a random neighbour "
+            f"within {cfg['radius']} px; loss: squared error at those pixels only",
+        ),
         ("augmentation", "random 90° rotations and flips"),
         ("model selection", f"weights with the lowest validation loss, checked every {cfg['eval_every']} steps"),
         ("weights", "`weights.pt` (PyTorch tensor dictionary, loaded with `weights_only=True`), `config.json`"),
@@ -253,13 +340,21 @@ def _segmentation_data_rows(cfg: dict) -> list[tuple[str, str]]:
     counts = _dsb_counts()
     return [
         ("task", "instance segmentation of nuclei in 2D fluorescence images"),
-        ("training data", f"DSB 2018 stage-1 test release (BBBC038, CC0; Caicedo et al. 2019), fluorescence images "
-                          f"of the book's fixed **train** split: {counts['train'][0]} images, "
-                          f"{counts['train'][1]} nuclei"),
-        ("validation data", f"fluorescence images of the **val** split: {counts['val'][0]} images, "
-                            f"{counts['val'][1]} nuclei"),
-        ("test data", f"fluorescence images of the **test** split: {counts['test'][0]} images, "
-                      f"{counts['test'][1]} nuclei, never used for training or choices"),
+        (
+            "training data",
+            f"DSB 2018 stage-1 test release (BBBC038, CC0; Caicedo et al. 2019), fluorescence images "
+            f"of the book's fixed **train** split: {counts['train'][0]} images, "
+            f"{counts['train'][1]} nuclei",
+        ),
+        (
+            "validation data",
+            f"fluorescence images of the **val** split: {counts['val'][0]} images, {counts['val'][1]} nuclei",
+        ),
+        (
+            "test data",
+            f"fluorescence images of the **test** split: {counts['test'][0]} images, "
+            f"{counts['test'][1]} nuclei, never used for training or choices",
+        ),
         ("split", "by image, fixed: `bioimaging_guide.data.load_dsb2018(split=…)`"),
         ("input normalisation", "percentile 1–99.8 % per image → [0, 1]"),
     ]
@@ -267,33 +362,43 @@ def _segmentation_data_rows(cfg: dict) -> list[tuple[str, str]]:
 
 def _restoration_data_rows(cfg: dict, supervised: bool) -> list[tuple[str, str]]:
     d = cfg["data"]
-    source = ("pairs of low-SNR input and high-SNR target patches" if supervised
-              else "the low-SNR (noisy) patches only; no clean image is used")
+    source = (
+        "pairs of low-SNR input and high-SNR target patches"
+        if supervised
+        else "the low-SNR (noisy) patches only; no clean image is used"
+    )
     return [
         ("task", "denoising of 2D widefield fluorescence images"),
-        ("training data", f"GigaDB low/high-SNR widefield pairs (Hagen et al. 2021, CC0) {', '.join(d['names'])}: "
-                          f"{d['n_train']} patches of {d['patch']} × {d['patch']} px from the training tiles "
-                          f"({source})"),
+        (
+            "training data",
+            f"GigaDB low/high-SNR widefield pairs (Hagen et al. 2021, CC0) {', '.join(d['names'])}: "
+            f"{d['n_train']} patches of {d['patch']} × {d['patch']} px from the training tiles "
+            f"({source})",
+        ),
         ("validation data", f"{d['n_val_patches']} patches from {d['n_val']} validation tiles per image"),
-        ("test data", f"one {d['crop']} × {d['crop']} px crop from each of {d['n_test']} test tiles per image; "
-                      "tiles of one image never change role"),
-        ("split", f"by region: {d['tile']} × {d['tile']} px tiles, "
-                  "`bioimaging_guide.restoration.gigadb_benchmark()`"),
+        (
+            "test data",
+            f"one {d['crop']} × {d['crop']} px crop from each of {d['n_test']} test tiles per image; "
+            "tiles of one image never change role",
+        ),
+        ("split", f"by region: {d['tile']} × {d['tile']} px tiles, `bioimaging_guide.restoration.gigadb_benchmark()`"),
         ("input normalisation", "percentile 1–99.8 % of the whole low-SNR image → [0, 1]"),
     ]
 
 
 def _segmentation_metrics_md(m: dict) -> str:
     t, bf = m["test"], m["brightfield_test"]
-    return (f"## Test metrics (pooled over the {t['images']} test images, {t['nuclei']} nuclei)\n\n"
-            "| metric | value |\n|---|---|\n"
-            f"| F1 at IoU ≥ 0.5 | {t['f1@0.5']:.3f} |\n"
-            f"| precision at IoU ≥ 0.5 | {t['precision@0.5']:.3f} |\n"
-            f"| recall at IoU ≥ 0.5 | {t['recall@0.5']:.3f} |\n"
-            f"| panoptic quality at IoU ≥ 0.5 | {t['pq@0.5']:.3f} |\n"
-            f"| mean of TP/(TP+FP+FN) over IoU 0.50–0.95 | {t['ap@0.5:0.95']:.3f} |\n\n"
-            f"Brightfield/histology images (out of distribution; the model never saw any): F1 at IoU ≥ 0.5 = "
-            f"{bf['f1@0.5']:.3f} on the {bf['images']} brightfield test images.\n")
+    return (
+        f"## Test metrics (pooled over the {t['images']} test images, {t['nuclei']} nuclei)\n\n"
+        "| metric | value |\n|---|---|\n"
+        f"| F1 at IoU ≥ 0.5 | {t['f1@0.5']:.3f} |\n"
+        f"| precision at IoU ≥ 0.5 | {t['precision@0.5']:.3f} |\n"
+        f"| recall at IoU ≥ 0.5 | {t['recall@0.5']:.3f} |\n"
+        f"| panoptic quality at IoU ≥ 0.5 | {t['pq@0.5']:.3f} |\n"
+        f"| mean of TP/(TP+FP+FN) over IoU 0.50–0.95 | {t['ap@0.5:0.95']:.3f} |\n\n"
+        f"Brightfield/histology images (out of distribution; the model never saw any): F1 at IoU ≥ 0.5 = "
+        f"{bf['f1@0.5']:.3f} on the {bf['images']} brightfield test images.\n"
+    )
 
 
 def _restoration_metrics_md(m: dict) -> str:
@@ -301,23 +406,28 @@ def _restoration_metrics_md(m: dict) -> str:
     lines = [("this model", ""), ("noisy input, no processing", "noisy_input_")]
     if "bm3d_psnr" in t:
         lines.insert(1, ("Anscombe + BM3D (classical baseline)", "bm3d_"))
-    table = "".join(f"| {label} | {t[p + 'psnr']:.2f} ± {t[p + 'psnr_sd']:.2f} | {t[p + 'ssim']:.3f} ± "
-                    f"{t[p + 'ssim_sd']:.3f} |\n" for label, p in lines)
+    table = "".join(
+        f"| {label} | {t[p + 'psnr']:.2f} ± {t[p + 'psnr_sd']:.2f} | {t[p + 'ssim']:.3f} ± {t[p + 'ssim_sd']:.3f} |\n"
+        for label, p in lines
+    )
     per_image = ", ".join(f"{name} {v:.2f}" for name, v in t["psnr_per_image"].items())
-    return (f"## Test metrics ({t['crops']} test crops of 256 × 256 px)\n\n"
-            "Mean ± standard deviation over the crops, scored after a least-squares mapping of each result onto "
-            "the high-SNR reference (`bioimaging_guide.restoration.score`; PSNR with data range 1, SSIM with a "
-            "Gaussian window of σ = 1.5).\n\n"
-            "| method | PSNR (dB) | SSIM |\n|---|---|---|\n"
-            f"{table}\nMean PSNR per image (dB): {per_image}.\n")
+    return (
+        f"## Test metrics ({t['crops']} test crops of 256 × 256 px)\n\n"
+        "Mean ± standard deviation over the crops, scored after a least-squares mapping of each result onto "
+        "the high-SNR reference (`bioimaging_guide.restoration.score`; PSNR with data range 1, SSIM with a "
+        "Gaussian window of σ = 1.5).\n\n"
+        "| method | PSNR (dB) | SSIM |\n|---|---|---|\n"
+        f"{table}\nMean PSNR per image (dB): {per_image}.\n"
+    )
 
 
 _SEGMENTATION_NOTES = """\
 ## Intended use and limits
 
-For teaching and for first attempts on fluorescence images of nuclei at magnifications similar to the DSB collection.
-It was trained on few images; check it on a few annotated images of your own (the chapter on output quality shows how)
-before you rely on it. It is not meant for brightfield or histology images, for cells rather than nuclei, or for 3D data.
+For teaching and for first attempts on fluorescence images of nuclei at magnifications similar to the DSB
+collection. It was trained on few images; check it on a few annotated images of your own (the chapter on output
+quality shows how) before you rely on it. It is not meant for brightfield or histology images, for cells rather
+than nuclei, or for 3D data.
 """
 
 _RESTORATION_NOTES = """\
@@ -331,7 +441,9 @@ shows this model on two structures it never saw). For other samples, train a mod
 microscope. Small model, short training on two CPU cores: a teaching model, not a state-of-the-art denoiser.
 """
 
-_CARE_NOTES = _RESTORATION_NOTES + """
+_CARE_NOTES = (
+    _RESTORATION_NOTES
+    + """
 ## History
 
 A first model trained for 25 epochs was replaced by this one because its validation loss was still falling. Its
@@ -344,8 +456,11 @@ Training data: Hagen, G. M. et al. *Fluorescence microscopy datasets for trainin
 GigaScience 10(5), giab032 (2021), CC0. Method: Weigert, M. et al. *Content-aware image restoration: pushing the
 limits of fluorescence microscopy.* Nature Methods 15, 1090–1097 (2018).
 """
+)
 
-_N2V_NOTES = _RESTORATION_NOTES + """
+_N2V_NOTES = (
+    _RESTORATION_NOTES
+    + """
 Noise2Void assumes noise that is independent from pixel to pixel (checked for these images in the chapter on
 training data); on correlated noise it keeps the correlated part as if it were signal. For real projects use the
 maintained tool, CAREamics, which implements Noise2Void and its successors (N2V2, structured N2V).
@@ -355,6 +470,7 @@ maintained tool, CAREamics, which implements Noise2Void and its successors (N2V2
 Training data: Hagen, G. M. et al. (2021), CC0, as for `care-gigadb`. Method: Krull, A., Buchholz, T.-O. & Jug, F.
 *Noise2Void – learning denoising from single noisy images.* CVPR 2019, 2124–2132.
 """
+)
 
 
 @dataclass(frozen=True)
@@ -375,38 +491,78 @@ class ShippedModel:
     reproduce: tuple[tuple[str, str, float], ...]
 
     def software(self, env: dict) -> str:
-        packages = {"tensorflow": ("stardist", "csbdeep", "tensorflow-cpu", "tensorflow"),
-                    "pytorch": ("cellpose", "torch")}
+        packages = {
+            "tensorflow": ("stardist", "csbdeep", "tensorflow-cpu", "tensorflow"),
+            "pytorch": ("cellpose", "torch"),
+        }
         frameworks = "tensorflow" if self.framework in ("stardist", "csbdeep") else "pytorch"
         return ", ".join(f"{p} {env[p]}" for p in packages[frameworks] if p in env)
 
 
 def _seg_entry(name, framework, summary, train, describe) -> ShippedModel:
-    return ShippedModel(name, "segmentation", framework, summary, train, _load_segmentation,
-                        lambda model, cfg: _evaluate_segmentation(model), describe, _SEGMENTATION_NOTES,
-                        (("test", "f1@0.5", 0.02), ("test", "ap@0.5:0.95", 0.02)))
+    return ShippedModel(
+        name,
+        "segmentation",
+        framework,
+        summary,
+        train,
+        _load_segmentation,
+        lambda model, cfg: _evaluate_segmentation(model),
+        describe,
+        _SEGMENTATION_NOTES,
+        (("test", "f1@0.5", 0.02), ("test", "ap@0.5:0.95", 0.02)),
+    )
 
 
 def _res_entry(name, framework, summary, train, describe, notes) -> ShippedModel:
-    return ShippedModel(name, "restoration", framework, summary, train, _load_restoration,
-                        _evaluate_restoration, describe, notes, (("test", "psnr", 0.1), ("test", "ssim", 0.005)))
+    return ShippedModel(
+        name,
+        "restoration",
+        framework,
+        summary,
+        train,
+        _load_restoration,
+        _evaluate_restoration,
+        describe,
+        notes,
+        (("test", "psnr", 0.1), ("test", "ssim", 0.005)),
+    )
 
 
 REGISTRY: dict[str, ShippedModel] = {
-    m.name: m for m in (
-        _seg_entry("stardist-dsb2018", "stardist",
-                   "StarDist 2D model trained from scratch by the book *AI in Microscopy: A BioImaging Guide*.",
-                   _train_stardist, _stardist_rows),
-        _seg_entry("cellpose-dsb2018", "cellpose",
-                   "Cellpose 3 network trained from scratch by the book *AI in Microscopy: A BioImaging Guide*.",
-                   _train_cellpose, _cellpose_rows),
-        _res_entry("care-gigadb", "csbdeep",
-                   "CARE denoising network trained by the book *AI in Microscopy: A BioImaging Guide*.",
-                   _train_care, _care_rows, _CARE_NOTES),
-        _res_entry("n2v-gigadb", "pytorch",
-                   "Noise2Void denoising network trained from noisy images alone by the book "
-                   "*AI in Microscopy: A BioImaging Guide*.",
-                   _train_n2v, _n2v_rows, _N2V_NOTES),
+    m.name: m
+    for m in (
+        _seg_entry(
+            "stardist-dsb2018",
+            "stardist",
+            "StarDist 2D model trained from scratch by the book *AI in Microscopy: A BioImaging Guide*.",
+            _train_stardist,
+            _stardist_rows,
+        ),
+        _seg_entry(
+            "cellpose-dsb2018",
+            "cellpose",
+            "Cellpose 3 network trained from scratch by the book *AI in Microscopy: A BioImaging Guide*.",
+            _train_cellpose,
+            _cellpose_rows,
+        ),
+        _res_entry(
+            "care-gigadb",
+            "csbdeep",
+            "CARE denoising network trained by the book *AI in Microscopy: A BioImaging Guide*.",
+            _train_care,
+            _care_rows,
+            _CARE_NOTES,
+        ),
+        _res_entry(
+            "n2v-gigadb",
+            "pytorch",
+            "Noise2Void denoising network trained from noisy images alone by the book "
+            "*AI in Microscopy: A BioImaging Guide*.",
+            _train_n2v,
+            _n2v_rows,
+            _N2V_NOTES,
+        ),
     )
 }
 
@@ -415,6 +571,7 @@ SHIPPED = tuple(REGISTRY)
 
 
 # --------------------------------------------------------------------------- load, train, document
+
 
 def _spec_for_folder(folder: Path) -> ShippedModel | None:
     if (folder / "training.json").is_file():
@@ -434,8 +591,12 @@ def load_model(name_or_path: str | Path, task: str | None = None):
     path = Path(name_or_path)
     if path.is_dir():
         spec = _spec_for_folder(path)
-        loaders = [spec.load] if spec else ([_load_segmentation] if task != "restoration" else []) + (
-            [_load_restoration] if task != "segmentation" else [])
+        loaders = (
+            [spec.load]
+            if spec
+            else ([_load_segmentation] if task != "restoration" else [])
+            + ([_load_restoration] if task != "segmentation" else [])
+        )
         model, errors = None, []
         for loader in loaders:
             try:
@@ -469,25 +630,40 @@ def write_model_card(folder: str | Path, metrics: dict | None = None) -> dict:
     else:
         data_rows = _restoration_data_rows(cfg, supervised=spec.framework == "csbdeep")
         metrics_md = _restoration_metrics_md(metrics)
-    rows = [("framework", spec.framework), *data_rows, *spec.describe(cfg), ("seed", str(cfg["seed"])),
-            ("hardware", f"{env.get('cpu_count')} CPU cores" + (f" ({env['platform']})" if "platform" in env else "")
-             + ", no GPU"),
-            ("training wall time", f"{metrics['training_seconds'] / 60:.1f} min"),
-            ("software", spec.software(env)),
-            ("licence", "weights: CC BY 4.0 (trained on CC0 data); code: BSD-3-Clause"),
-            ("reproduce", f"`bioimaging-guide train {spec.name} --output models/` (recipe: `training.json`)")]
+    rows = [
+        ("framework", spec.framework),
+        *data_rows,
+        *spec.describe(cfg),
+        ("seed", str(cfg["seed"])),
+        (
+            "hardware",
+            f"{env.get('cpu_count')} CPU cores" + (f" ({env['platform']})" if "platform" in env else "") + ", no GPU",
+        ),
+        ("training wall time", f"{metrics['training_seconds'] / 60:.1f} min"),
+        ("software", spec.software(env)),
+        ("licence", "weights: CC BY 4.0 (trained on CC0 data); code: BSD-3-Clause"),
+        ("reproduce", f"`bioimaging-guide train {spec.name} --output models/` (recipe: `training.json`)"),
+    ]
     table = "| | |\n|---|---|\n" + "".join(f"| {k} | {v} |\n" for k, v in rows)
-    card = (f"# Model card: {spec.name}\n\n{spec.summary}\n\n"
-            "This card is generated from `training.json` and `metrics.json` by "
-            "`bioimaging_guide.models.write_model_card`; do not edit it by hand.\n\n"
-            f"{table}\n{metrics_md}\n{spec.notes}")
+    card = (
+        f"# Model card: {spec.name}\n\n{spec.summary}\n\n"
+        "This card is generated from `training.json` and `metrics.json` by "
+        "`bioimaging_guide.models.write_model_card`; do not edit it by hand.\n\n"
+        f"{table}\n{metrics_md}\n{spec.notes}"
+    )
     (folder / "MODEL_CARD.md").write_text(card, encoding="utf-8")
     (folder / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
     return metrics
 
 
-def train_model(name: str, output: str | Path, overrides: dict | None = None, overwrite: bool = False,
-                verbose: bool = True, config: dict | None = None) -> Path:
+def train_model(
+    name: str,
+    output: str | Path,
+    overrides: dict | None = None,
+    overwrite: bool = False,
+    verbose: bool = True,
+    config: dict | None = None,
+) -> Path:
     """Train the shipped model ``name`` from its saved recipe into ``output/name``; returns that folder.
 
     ``overrides`` replaces top-level entries of the recipe (e.g.
@@ -517,8 +693,9 @@ def train_model(name: str, output: str | Path, overrides: dict | None = None, ov
         (work / "training.json").write_text(json.dumps(cfg, indent=2) + "\n")
         (work / "history.json").write_text(json.dumps(history) + "\n")
         metrics = spec.evaluate(spec.load(work), cfg)
-        metrics.update({"training_seconds": round(seconds, 1), "seed": cfg["seed"],
-                        "environment": environment_summary()})
+        metrics.update(
+            {"training_seconds": round(seconds, 1), "seed": cfg["seed"], "environment": environment_summary()}
+        )
         write_model_card(work, metrics)
         if target.exists():
             shutil.rmtree(target)

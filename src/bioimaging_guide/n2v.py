@@ -45,8 +45,9 @@ __all__ = [
 ]
 
 
-def blind_spot_mask(batch: torch.Tensor, fraction: float = 0.01, radius: int = 2,
-                    generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+def blind_spot_mask(
+    batch: torch.Tensor, fraction: float = 0.01, radius: int = 2, generator: torch.Generator | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Hide a few pixels of every image in ``batch`` behind a blind spot.
 
     The image is divided into boxes of about ``1/sqrt(fraction)`` pixels
@@ -85,8 +86,9 @@ def blind_spot_mask(batch: torch.Tensor, fraction: float = 0.01, radius: int = 2
     py = (gy + (torch.rand(n, k, generator=generator) * torch.clamp(h - gy, max=box)).long()).clamp(max=h - 1)
     px = (gx + (torch.rand(n, k, generator=generator) * torch.clamp(w - gx, max=box)).long()).clamp(max=w - 1)
     # a random offset within the window, never (0, 0)
-    offsets = torch.tensor([(dy, dx) for dy in range(-radius, radius + 1) for dx in range(-radius, radius + 1)
-                            if (dy, dx) != (0, 0)])
+    offsets = torch.tensor(
+        [(dy, dx) for dy in range(-radius, radius + 1) for dx in range(-radius, radius + 1) if (dy, dx) != (0, 0)]
+    )
     choice = offsets[torch.randint(len(offsets), (n, k), generator=generator)]
     sy = (py + choice[..., 0]).clamp(0, h - 1)
     sx = (px + choice[..., 1]).clamp(0, w - 1)
@@ -122,9 +124,21 @@ def augment_batch(batch: torch.Tensor, generator: torch.Generator | None = None)
     return torch.stack(out)
 
 
-def train_n2v(patches, val_patches=None, steps: int = 2000, batch_size: int = 16, learning_rate: float = 4e-4,
-              fraction: float = 0.01, radius: int = 2, depth: int = 2, base_channels: int = 32,
-              seed: int = 0, eval_every: int = 100, max_seconds: float | None = None, threads: int | None = 2):
+def train_n2v(
+    patches,
+    val_patches=None,
+    steps: int = 2000,
+    batch_size: int = 16,
+    learning_rate: float = 4e-4,
+    fraction: float = 0.01,
+    radius: int = 2,
+    depth: int = 2,
+    base_channels: int = 32,
+    seed: int = 0,
+    eval_every: int = 100,
+    max_seconds: float | None = None,
+    threads: int | None = 2,
+):
     """Train Noise2Void on noisy patches; returns (model, history, seconds).
 
     Parameters
@@ -173,9 +187,17 @@ def train_n2v(patches, val_patches=None, steps: int = 2000, batch_size: int = 16
         def validate(net):
             return masked_mse(net(v_inputs), v, v_mask)
 
-    history = train(model, next_batch, lambda pred, target: masked_mse(pred, *target), steps, lr=learning_rate,
-                    milestones=(steps // 2, (3 * steps) // 4), validate=validate, eval_every=eval_every,
-                    max_seconds=max_seconds)
+    history = train(
+        model,
+        next_batch,
+        lambda pred, target: masked_mse(pred, *target),
+        steps,
+        lr=learning_rate,
+        milestones=(steps // 2, (3 * steps) // 4),
+        validate=validate,
+        eval_every=eval_every,
+        max_seconds=max_seconds,
+    )
     model.eval()
     return model, history.as_dict(), history.seconds
 

@@ -283,11 +283,11 @@ def noise_autocorrelation(image: np.ndarray, max_lag: int = 2, sigma: float = 2.
     r = _detrend(image, sigma)
     h, w = r.shape
     k = max_lag + int(3 * sigma) + 1
-    core = r[k:h - k, k:w - k]
+    core = r[k : h - k, k : w - k]
     out = np.zeros((2 * max_lag + 1, 2 * max_lag + 1))
     for dy in range(-max_lag, max_lag + 1):
         for dx in range(-max_lag, max_lag + 1):
-            shifted = r[k + dy:h - k + dy, k + dx:w - k + dx]
+            shifted = r[k + dy : h - k + dy, k + dx : w - k + dx]
             out[dy + max_lag, dx + max_lag] = np.corrcoef(core.ravel(), shifted.ravel())[0, 1]
     return out
 
@@ -301,5 +301,5 @@ def white_noise_autocorrelation(max_lag: int = 2, sigma: float = 2.0) -> np.ndar
     n = 4 * size
     full = np.fft.fftshift(np.real(np.fft.ifft2(np.abs(np.fft.fft2(kern, s=(n, n))) ** 2)))
     c = n // 2
-    out = full[c - max_lag:c + max_lag + 1, c - max_lag:c + max_lag + 1]
+    out = full[c - max_lag : c + max_lag + 1, c - max_lag : c + max_lag + 1]
     return out / out[max_lag, max_lag]

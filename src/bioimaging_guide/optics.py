@@ -54,9 +54,19 @@ __all__ = [
     "zernike_name",
 ]
 
-_NAMES = {1: "piston", 2: "tip", 3: "tilt", 4: "defocus", 5: "oblique astigmatism", 6: "vertical astigmatism",
-          7: "vertical coma", 8: "horizontal coma", 9: "vertical trefoil", 10: "oblique trefoil",
-          11: "primary spherical"}
+_NAMES = {
+    1: "piston",
+    2: "tip",
+    3: "tilt",
+    4: "defocus",
+    5: "oblique astigmatism",
+    6: "vertical astigmatism",
+    7: "vertical coma",
+    8: "horizontal coma",
+    9: "vertical trefoil",
+    10: "oblique trefoil",
+    11: "primary spherical",
+}
 
 
 def noll_to_nm(j: int) -> tuple[int, int]:
@@ -185,8 +195,15 @@ class Microscope:
         perfect = self.psf().max()
         return self.psf(coefficients).max(axis=(-2, -1)) / perfect
 
-    def image(self, specimen, coefficients=None, defocus: float = 0.0, photons: float | None = None,
-              background: float = 0.0, rng=None) -> np.ndarray:
+    def image(
+        self,
+        specimen,
+        coefficients=None,
+        defocus: float = 0.0,
+        photons: float | None = None,
+        background: float = 0.0,
+        rng=None,
+    ) -> np.ndarray:
         """Image of ``specimen`` (2D, or a batch with leading axes) through the aberrated microscope.
 
         The specimen is convolved with the PSF (circular convolution via the
@@ -216,7 +233,7 @@ def _crop_or_pad(psf: np.ndarray, h: int, w: int) -> np.ndarray:
     oh, ow = h // 2, w // 2
     sy, sx = min(ch, oh), min(cw, ow)
     ey, ex = min(gh - ch, h - oh), min(gw - cw, w - ow)
-    out[..., oh - sy:oh + ey, ow - sx:ow + ex] = psf[..., ch - sy:ch + ey, cw - sx:cw + ex]
+    out[..., oh - sy : oh + ey, ow - sx : ow + ex] = psf[..., ch - sy : ch + ey, cw - sx : cw + ex]
     return out / out.sum(axis=(-2, -1), keepdims=True)
 
 
@@ -304,12 +321,19 @@ def centre_crop(images, size: int) -> np.ndarray:
     """The central ``size``×``size`` pixels of the last two axes."""
     h, w = images.shape[-2:]
     y, x = (h - size) // 2, (w - size) // 2
-    return images[..., y:y + size, x:x + size]
+    return images[..., y : y + size, x : x + size]
 
 
-def simulate_batch(microscope: Microscope, specimens, coefficients, diversity: float = 1.0,
-                   photons: float = 200.0, background: float = 2.0, crop: int | None = None,
-                   rng=None) -> np.ndarray:
+def simulate_batch(
+    microscope: Microscope,
+    specimens,
+    coefficients,
+    diversity: float = 1.0,
+    photons: float = 200.0,
+    background: float = 2.0,
+    crop: int | None = None,
+    rng=None,
+) -> np.ndarray:
     """Two noisy images per specimen (as the CNN's input): as is, and with ``diversity`` rad of defocus added.
 
     ``crop`` keeps only the central pixels, which removes the wrap-around
@@ -328,7 +352,6 @@ def simulate_batch(microscope: Microscope, specimens, coefficients, diversity: f
 
 
 def _aberration_net_class():
-    import torch
     from torch import nn
 
     class _AberrationNet(nn.Module):
@@ -346,8 +369,9 @@ def _aberration_net_class():
                 layers += [nn.Conv2d(c, w, 3, padding=1), nn.BatchNorm2d(w), nn.ReLU(inplace=True), nn.MaxPool2d(2)]
                 c = w
             self.features = nn.Sequential(*layers)
-            self.head = nn.Sequential(nn.Flatten(), nn.Linear(c * 16, 128), nn.ReLU(inplace=True),
-                                      nn.Linear(128, n_modes))
+            self.head = nn.Sequential(
+                nn.Flatten(), nn.Linear(c * 16, 128), nn.ReLU(inplace=True), nn.Linear(128, n_modes)
+            )
             self.pool = nn.AdaptiveAvgPool2d(4)
 
         def forward(self, x):
@@ -356,6 +380,6 @@ def _aberration_net_class():
     return _AberrationNet
 
 
-def AberrationNet(n_modes: int, in_channels: int = 2, width: int = 16):  # noqa: N802 - reads like a class
+def AberrationNet(n_modes: int, in_channels: int = 2, width: int = 16):  # a factory named like the class it returns
     """Create the book's small aberration-estimating CNN (PyTorch); see the class docstring."""
     return _aberration_net_class()(n_modes, in_channels, width)

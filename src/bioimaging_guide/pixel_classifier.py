@@ -20,8 +20,8 @@ import numpy as np
 from scipy import ndimage as ndi
 from skimage import measure, morphology
 
-from .features import pixel_features, predict_pixels, strokes_to_labels, train_pixel_classifier
 from .common import normalize_percentile
+from .features import pixel_features, predict_pixels, strokes_to_labels, train_pixel_classifier
 from .segmentation import _as_2d_float, watershed_nuclei
 
 BACKGROUND, NUCLEUS, CONTACT = 1, 2, 3
@@ -30,7 +30,7 @@ CLASS_NAMES = {BACKGROUND: "background", NUCLEUS: "nucleus interior", CONTACT: "
 
 @dataclass(frozen=True)
 class Scribbles:
-    labels: np.ndarray        # 0 = unlabelled, 1 background, 2 nucleus, 3 contact
+    labels: np.ndarray  # 0 = unlabelled, 1 background, 2 nucleus, 3 contact
     n_strokes: int
     n_pixels: int
 
@@ -50,8 +50,9 @@ def _touching_pixels(labels: np.ndarray) -> np.ndarray:
     return out
 
 
-def simulated_scribbles(labels: np.ndarray, n_nuclei: int = 8, n_background: int = 6, n_contacts: int = 4,
-                        width: int = 3, seed: int = 0) -> Scribbles:
+def simulated_scribbles(
+    labels: np.ndarray, n_nuclei: int = 8, n_background: int = 6, n_contacts: int = 4, width: int = 3, seed: int = 0
+) -> Scribbles:
     """Brush strokes a person might paint, drawn from an expert label image.
 
     * nucleus strokes: a line between two points deep inside a random nucleus;
@@ -86,7 +87,7 @@ def simulated_scribbles(labels: np.ndarray, n_nuclei: int = 8, n_background: int
     scribble = strokes_to_labels(labels.shape, strokes, width=width)
     # rings: background painted tightly around a few nuclei, as people do to teach where an object ends
     n_rings = 0
-    for i in rng.permutation(ids)[:n_background // 2]:
+    for i in rng.permutation(ids)[: n_background // 2]:
         ring = (ndi.distance_transform_edt(labels != i) <= 3) & (labels == 0) & (scribble == 0)
         ring &= ndi.binary_dilation(labels == i, iterations=3) & ~ndi.binary_dilation(labels == i, iterations=1)
         if ring.any():
@@ -110,8 +111,9 @@ def train(images, scribbles, n_estimators: int = 100, seed: int = 0):
     """Random forest on the scribbled pixels of several images."""
     feats = np.concatenate([features_for(im)[s.labels > 0] for im, s in zip(images, scribbles)])
     labs = np.concatenate([s.labels[s.labels > 0] for s in scribbles])
-    return train_pixel_classifier(feats[:, None, :], labs[:, None], n_estimators=n_estimators,
-                                  random_state=seed, max_depth=16)
+    return train_pixel_classifier(
+        feats[:, None, :], labs[:, None], n_estimators=n_estimators, random_state=seed, max_depth=16
+    )
 
 
 def probabilities(classifier, image: np.ndarray) -> dict[str, np.ndarray]:

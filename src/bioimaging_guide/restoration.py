@@ -40,7 +40,6 @@ compare structure and noise, not intensity scaling.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 from scipy import ndimage as ndi
@@ -79,6 +78,7 @@ CLASSICAL_METHODS = ("gaussian", "median", "nlm", "tv", "bm3d")
 
 
 # --------------------------------------------------------------------------- basics
+
 
 @dataclass(frozen=True)
 class Registration:
@@ -120,6 +120,7 @@ def check_registration(low, high, upsample: int = 10, smooth: float = 1.0) -> Re
 
 # --------------------------------------------------------------------------- splits by region
 
+
 @dataclass(frozen=True)
 class TileSplit:
     """Which square tiles of an image are used for training, validation and test.
@@ -137,18 +138,17 @@ class TileSplit:
         out = np.zeros(shape, np.uint8)
         for value, tiles in ((1, self.train), (2, self.val), (3, self.test)):
             for y, x in tiles:
-                out[y:y + self.tile, x:x + self.tile] = value
+                out[y : y + self.tile, x : x + self.tile] = value
         return out
 
 
 def tile_view(image, corner, tile: int) -> np.ndarray:
     """The ``tile``×``tile`` block of ``image`` whose top-left corner is ``corner``."""
     y, x = corner
-    return image[y:y + tile, x:x + tile]
+    return image[y : y + tile, x : x + tile]
 
 
-def split_tiles(shape, tile: int, n_val: int, n_test: int, seed: int = 0,
-                eligible=None) -> TileSplit:
+def split_tiles(shape, tile: int, n_val: int, n_test: int, seed: int = 0, eligible=None) -> TileSplit:
     """Cut an image of ``shape`` into tiles and assign whole tiles to train, validation and test.
 
     ``eligible`` (optional, one boolean per tile in row-major order) restricts
@@ -164,12 +164,14 @@ def split_tiles(shape, tile: int, n_val: int, n_test: int, seed: int = 0,
     test = sorted(int(i) for i in chosen[:n_test])
     val = sorted(int(i) for i in chosen[n_test:])
     train = [i for i in range(len(corners)) if i not in test and i not in val]
-    return TileSplit(tile, tuple(corners[i] for i in train), tuple(corners[i] for i in val),
-                     tuple(corners[i] for i in test))
+    return TileSplit(
+        tile, tuple(corners[i] for i in train), tuple(corners[i] for i in val), tuple(corners[i] for i in test)
+    )
 
 
-def sample_patches(images, corners, tile: int, patch: int, n: int, seed: int = 0,
-                   keep_fraction: float = 1.0, score_image=None):
+def sample_patches(
+    images, corners, tile: int, patch: int, n: int, seed: int = 0, keep_fraction: float = 1.0, score_image=None
+):
     """Cut ``n`` random ``patch``×``patch`` patches, each lying entirely inside one of the given tiles.
 
     ``images`` is a list of arrays of the same shape (e.g. [low, high]); the
@@ -187,15 +189,18 @@ def sample_patches(images, corners, tile: int, patch: int, n: int, seed: int = 0
         cy, cx = corners[rng.integers(len(corners))]
         y = cy + int(rng.integers(0, tile - patch + 1))
         x = cx + int(rng.integers(0, tile - patch + 1))
-        picks.append((float(np.std(score_src[y:y + patch, x:x + patch])), y, x))
+        picks.append((float(np.std(score_src[y : y + patch, x : x + patch])), y, x))
     if keep_fraction < 1.0:
         order = np.argsort([-p[0] for p in picks], kind="stable")[:n]
         picks = [picks[i] for i in sorted(order)]
-    return [np.stack([np.asarray(im)[y:y + patch, x:x + patch] for _, y, x in picks]).astype(np.float32)
-            for im in images]
+    return [
+        np.stack([np.asarray(im)[y : y + patch, x : x + patch] for _, y, x in picks]).astype(np.float32)
+        for im in images
+    ]
 
 
 # --------------------------------------------------------------------------- the book's benchmark
+
 
 @dataclass
 class Benchmark:
@@ -241,15 +246,25 @@ def _crop_in_tile(high_n, corner, tile, crop):
     for dy in range(0, tile - crop + 1, crop // 2):
         for dx in range(0, tile - crop + 1, crop // 2):
             y, x = corner[0] + dy, corner[1] + dx
-            s = float(np.std(high_n[y:y + crop, x:x + crop]))
+            s = float(np.std(high_n[y : y + crop, x : x + crop]))
             if best is None or s > best[0]:
                 best = (s, y, x)
     return best[1], best[2]
 
 
-def gigadb_benchmark(pairs=None, names=BENCHMARK_IMAGES, tile: int = 256, n_val: int = 2, n_test: int = 3,
-                     patch: int = 64, n_train: int = 2048, n_val_patches: int = 256, crop: int = 256,
-                     min_structure: float = 0.1, seed: int = 0) -> Benchmark:
+def gigadb_benchmark(
+    pairs=None,
+    names=BENCHMARK_IMAGES,
+    tile: int = 256,
+    n_val: int = 2,
+    n_test: int = 3,
+    patch: int = 64,
+    n_train: int = 2048,
+    n_val_patches: int = 256,
+    crop: int = 256,
+    min_structure: float = 0.1,
+    seed: int = 0,
+) -> Benchmark:
     """Build the book's restoration benchmark from the GigaDB pairs (deterministic for a seed).
 
     Each image is cut into ``tile``-pixel tiles. ``n_test`` and ``n_val``
@@ -273,32 +288,70 @@ def gigadb_benchmark(pairs=None, names=BENCHMARK_IMAGES, tile: int = 256, n_val:
     for k, name in enumerate(names):
         lo_raw, hi_raw = by_name[name]
         fg = hi_raw > threshold_otsu(hi_raw)
-        corners = [(y, x) for y in range(0, fg.shape[0] - tile + 1, tile) for x in range(0, fg.shape[1] - tile + 1, tile)]
+        corners = [
+            (y, x) for y in range(0, fg.shape[0] - tile + 1, tile) for x in range(0, fg.shape[1] - tile + 1, tile)
+        ]
         eligible = [tile_view(fg, c, tile).mean() >= min_structure for c in corners]
         split = split_tiles(fg.shape, tile, n_val, n_test, seed=seed + k, eligible=eligible)
         train_pixels = np.concatenate([tile_view(hi_raw, c, tile).ravel() for c in split.train])
         # computed in float64, stored as float32 (what the networks take)
         low[name] = normalize_percentile(lo_raw, dtype=np.float64).astype(np.float32)
-        high[name] = normalize_percentile(hi_raw, 0.1, 99.9, reference=train_pixels, dtype=np.float64).astype(np.float32)
+        high[name] = normalize_percentile(hi_raw, 0.1, 99.9, reference=train_pixels, dtype=np.float64).astype(
+            np.float32
+        )
         low_raw[name] = lo_raw
         splits[name] = split
         models[name] = fit_poisson_gaussian(photon_transfer(lo_raw))
-        a, b = sample_patches([low[name], high[name]], split.train, tile, patch, n_train // len(names),
-                              seed=seed + 100 + k, keep_fraction=0.7)
+        a, b = sample_patches(
+            [low[name], high[name]],
+            split.train,
+            tile,
+            patch,
+            n_train // len(names),
+            seed=seed + 100 + k,
+            keep_fraction=0.7,
+        )
         xt.append(a), yt.append(b)
-        a, b = sample_patches([low[name], high[name]], split.val, tile, patch, n_val_patches // len(names),
-                              seed=seed + 200 + k, keep_fraction=0.7)
+        a, b = sample_patches(
+            [low[name], high[name]],
+            split.val,
+            tile,
+            patch,
+            n_val_patches // len(names),
+            seed=seed + 200 + k,
+            keep_fraction=0.7,
+        )
         xv.append(a), yv.append(b)
-        for role, tiles, out in (("test", split.test, test), ("val", split.val, val_crops)):
+        for tiles, out in ((split.test, test), (split.val, val_crops)):
             for c in tiles:
                 y, x = _crop_in_tile(high[name], c, tile, crop)
-                out.append(dict(name=name, corner=(y, x), low=low[name][y:y + crop, x:x + crop],
-                                low_raw=lo_raw[y:y + crop, x:x + crop], high=high[name][y:y + crop, x:x + crop]))
-    return Benchmark(tuple(names), low, high, low_raw, splits, models, np.concatenate(xt), np.concatenate(yt),
-                     np.concatenate(xv), np.concatenate(yv), test, val_crops)
+                out.append(
+                    dict(
+                        name=name,
+                        corner=(y, x),
+                        low=low[name][y : y + crop, x : x + crop],
+                        low_raw=lo_raw[y : y + crop, x : x + crop],
+                        high=high[name][y : y + crop, x : x + crop],
+                    )
+                )
+    return Benchmark(
+        tuple(names),
+        low,
+        high,
+        low_raw,
+        splits,
+        models,
+        np.concatenate(xt),
+        np.concatenate(yt),
+        np.concatenate(xv),
+        np.concatenate(yv),
+        test,
+        val_crops,
+    )
 
 
 # --------------------------------------------------------------------------- classical denoisers
+
 
 def denoise(image, method: str, noise_model: NoiseModel | None = None, **params) -> np.ndarray:
     """Denoise a 2D image with a classical method.
@@ -329,9 +382,14 @@ def denoise(image, method: str, noise_model: NoiseModel | None = None, **params)
         from skimage.restoration import denoise_nl_means, estimate_sigma
 
         sigma = float(estimate_sigma(image))
-        return denoise_nl_means(image, h=params.get("h", 0.8) * sigma, sigma=sigma, fast_mode=True,
-                                patch_size=int(params.get("patch_size", 5)),
-                                patch_distance=int(params.get("patch_distance", 6)))
+        return denoise_nl_means(
+            image,
+            h=params.get("h", 0.8) * sigma,
+            sigma=sigma,
+            fast_mode=True,
+            patch_size=int(params.get("patch_size", 5)),
+            patch_distance=int(params.get("patch_distance", 6)),
+        )
     if method == "tv":
         from skimage.restoration import denoise_tv_chambolle
 
@@ -349,12 +407,13 @@ def denoise(image, method: str, noise_model: NoiseModel | None = None, **params)
 
 # --------------------------------------------------------------------------- scores
 
+
 def calibrate(result, reference) -> np.ndarray:
     """Map ``result`` onto ``reference`` with the least-squares straight line ``a * result + b``."""
     x = np.asarray(result, dtype=float).ravel()
     y = np.asarray(reference, dtype=float).ravel()
     a, b = np.polyfit(x, y, 1) if np.ptp(x) > 0 else (0.0, y.mean())
-    return (a * np.asarray(result, dtype=float) + b)
+    return a * np.asarray(result, dtype=float) + b
 
 
 def psnr(result, reference, data_range: float = 1.0) -> float:
@@ -367,9 +426,16 @@ def ssim(result, reference, data_range: float = 1.0) -> float:
     """SSIM (Wang et al. 2004: Gaussian window of sigma 1.5, K1=0.01, K2=0.03), no calibration."""
     from skimage.metrics import structural_similarity
 
-    return float(structural_similarity(np.asarray(result, float), np.asarray(reference, float),
-                                       data_range=data_range, gaussian_weights=True, sigma=1.5,
-                                       use_sample_covariance=False))
+    return float(
+        structural_similarity(
+            np.asarray(result, float),
+            np.asarray(reference, float),
+            data_range=data_range,
+            gaussian_weights=True,
+            sigma=1.5,
+            use_sample_covariance=False,
+        )
+    )
 
 
 def score(result, reference) -> dict:

@@ -41,9 +41,24 @@ __all__ = [
 
 # --------------------------------------------------------------------------- CARE (csbdeep)
 
-def train_care(x_train, y_train, x_val, y_val, basedir, name: str = "care-gigadb", epochs: int = 60,
-               steps_per_epoch: int = 100, batch_size: int = 16, depth: int = 2, n_first: int = 32,
-               learning_rate: float = 4e-4, loss: str = "mae", seed: int = 0, verbose: bool = False):
+
+def train_care(
+    x_train,
+    y_train,
+    x_val,
+    y_val,
+    basedir,
+    name: str = "care-gigadb",
+    epochs: int = 60,
+    steps_per_epoch: int = 100,
+    batch_size: int = 16,
+    depth: int = 2,
+    n_first: int = 32,
+    learning_rate: float = 4e-4,
+    loss: str = "mae",
+    seed: int = 0,
+    verbose: bool = False,
+):
     """Train a CARE network (csbdeep) on normalised low/high patches; returns (model, history, seconds).
 
     The network is csbdeep's standard 2D U-Net (``depth`` pooling steps,
@@ -55,16 +70,29 @@ def train_care(x_train, y_train, x_val, y_val, basedir, name: str = "care-gigadb
     with quiet():
         from csbdeep.models import CARE, Config
 
-    config = Config("YX", n_channel_in=1, n_channel_out=1, unet_n_depth=depth, unet_n_first=n_first,
-                    unet_kern_size=3, train_loss=loss, train_epochs=epochs,
-                    train_steps_per_epoch=steps_per_epoch, train_batch_size=batch_size,
-                    train_learning_rate=learning_rate, train_tensorboard=False,
-                    train_reduce_lr={"factor": 0.5, "patience": 10, "min_delta": 0})
+    config = Config(
+        "YX",
+        n_channel_in=1,
+        n_channel_out=1,
+        unet_n_depth=depth,
+        unet_n_first=n_first,
+        unet_kern_size=3,
+        train_loss=loss,
+        train_epochs=epochs,
+        train_steps_per_epoch=steps_per_epoch,
+        train_batch_size=batch_size,
+        train_learning_rate=learning_rate,
+        train_tensorboard=False,
+        train_reduce_lr={"factor": 0.5, "patience": 10, "min_delta": 0},
+    )
     with quiet(not verbose):
         model = CARE(config, name, basedir=str(basedir))
         start = time.perf_counter()
-        history = model.train(np.asarray(x_train)[..., None], np.asarray(y_train)[..., None],
-                              validation_data=(np.asarray(x_val)[..., None], np.asarray(y_val)[..., None]))
+        history = model.train(
+            np.asarray(x_train)[..., None],
+            np.asarray(y_train)[..., None],
+            validation_data=(np.asarray(x_val)[..., None], np.asarray(y_val)[..., None]),
+        )
         seconds = time.perf_counter() - start
     for extra in ("weights_last.h5", "weights_now.h5"):  # keep only the best weights (size limit)
         (Path(basedir) / name / extra).unlink(missing_ok=True)
@@ -88,6 +116,7 @@ def _predict_care(model, image) -> np.ndarray:
 
 
 # --------------------------------------------------------------------------- Noise2Void (PyTorch)
+
 
 def save_n2v(model, folder, config: dict) -> Path:
     """Save a Noise2Void network: ``weights.pt`` (a plain tensor dictionary) and ``config.json``."""
@@ -115,6 +144,7 @@ def load_n2v(folder):
 
 
 # --------------------------------------------------------------------------- one interface
+
 
 @dataclass
 class RestorationModel:
@@ -151,16 +181,19 @@ class RestorationModel:
 def load_restoration_model(path: str | Path) -> RestorationModel:
     """Load a CARE (config.json + weights_best.h5) or book Noise2Void (config.json + weights.pt) model folder."""
     path = Path(path)
-    if (path / "weights.pt").is_file() and (path / "config.json").is_file():
+    config = json.loads((path / "config.json").read_text()) if (path / "config.json").is_file() else None
+    if (path / "weights.pt").is_file() and config is not None and "base_channels" in config:
         from .n2v import predict as n2v_predict
 
         net = load_n2v(path)
         return RestorationModel(path.name, "pytorch", lambda x: n2v_predict(net, x))
-    if (path / "config.json").is_file() and (path / "weights_best.h5").is_file():
+    if (path / "weights_best.h5").is_file() and config is not None and "n_rays" not in config:
         care = load_care(path)
         return RestorationModel(path.name, "csbdeep", lambda x: _predict_care(care, x))
-    raise ValueError(f"{path} is neither a CARE model folder (config.json + weights_best.h5) "
-                     "nor a book Noise2Void model folder (config.json + weights.pt)")
+    raise ValueError(
+        f"{path} is neither a CARE model folder (config.json + weights_best.h5) "
+        "nor a book Noise2Void model folder (config.json + weights.pt)"
+    )
 
 
 def evaluate_restoration(model: RestorationModel, bench=None, baseline: bool = True) -> dict:
@@ -175,7 +208,9 @@ def evaluate_restoration(model: RestorationModel, bench=None, baseline: bool = T
     bench = gigadb_benchmark() if bench is None else bench
     outputs = {"model": lambda c: model.predict(c["low"], normalized=True), "noisy_input": lambda c: c["low"]}
     if baseline:
-        outputs["bm3d"] = lambda c: denoise(c["low_raw"].astype(float), "bm3d", noise_model=bench.noise_models[c["name"]])
+        outputs["bm3d"] = lambda c: denoise(
+            c["low_raw"].astype(float), "bm3d", noise_model=bench.noise_models[c["name"]]
+        )
     out: dict = {"crops": len(bench.test)}
     for key, restore in outputs.items():
         rows = [(c["name"], score(restore(c), c["high"])) for c in bench.test]
@@ -186,6 +221,8 @@ def evaluate_restoration(model: RestorationModel, bench=None, baseline: bool = T
         out[f"{prefix}psnr_sd"] = round(float(psnr.std(ddof=1)), 3)
         out[f"{prefix}ssim"] = round(float(ssim.mean()), 4)
         out[f"{prefix}ssim_sd"] = round(float(ssim.std(ddof=1)), 4)
-        out[f"{prefix}psnr_per_image"] = {name: round(float(np.mean([s["psnr"] for n, s in rows if n == name])), 3)
-                                          for name in sorted({n for n, _ in rows})}
+        out[f"{prefix}psnr_per_image"] = {
+            name: round(float(np.mean([s["psnr"] for n, s in rows if n == name])), 3)
+            for name in sorted({n for n, _ in rows})
+        }
     return out

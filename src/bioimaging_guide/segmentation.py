@@ -88,7 +88,9 @@ def watershed_nuclei(
         return measure.label(mask).astype(np.int32)
     distance = ndi.distance_transform_edt(mask)
     distance = filters.gaussian(distance, sigma=1.0, preserve_range=True)
-    peaks = feature.peak_local_max(distance, min_distance=min_distance, labels=measure.label(mask), exclude_border=False)
+    peaks = feature.peak_local_max(
+        distance, min_distance=min_distance, labels=measure.label(mask), exclude_border=False
+    )
     markers = np.zeros(mask.shape, dtype=np.int32)
     markers[tuple(peaks.T)] = np.arange(1, len(peaks) + 1)
     labels = segmentation.watershed(-distance, markers, mask=mask)

@@ -57,6 +57,7 @@ CELLPOSE_NBASE = (16, 32, 64, 128)
 
 # --------------------------------------------------------------------------- data
 
+
 def training_data(subset: str = "fluorescence"):
     """(X_train, Y_train, X_val, Y_val) from the DSB 2018 train and val splits, normalised."""
     from .data import load_dsb2018
@@ -84,8 +85,14 @@ def pad_to_size(x: np.ndarray, y: np.ndarray, size: Sequence[int]):
     return x, np.pad(y, pad, constant_values=0)
 
 
-def augment(x: np.ndarray, y: np.ndarray, rng: np.random.Generator | None = None,
-            scale=AUGMENTATION["scale"], shift=AUGMENTATION["shift"], noise_sd: float = AUGMENTATION["noise_sd"]):
+def augment(
+    x: np.ndarray,
+    y: np.ndarray,
+    rng: np.random.Generator | None = None,
+    scale=AUGMENTATION["scale"],
+    shift=AUGMENTATION["shift"],
+    noise_sd: float = AUGMENTATION["noise_sd"],
+):
     """Random flips and 90° rotations (image and labels), intensity scaling and noise (image only).
 
     See :data:`AUGMENTATION` for what the parameters mean.
@@ -102,24 +109,43 @@ def augment(x: np.ndarray, y: np.ndarray, rng: np.random.Generator | None = None
 
 # --------------------------------------------------------------------------- StarDist
 
+
 def stardist_config(epochs: int, steps_per_epoch: int, **overrides):
     """A StarDist ``Config2D`` with the book's defaults (32 rays, grid 2×2, 128-pixel patches, U-Net depth 3)."""
     from stardist.models import Config2D
 
     params = dict(
-        n_rays=32, grid=(2, 2), n_channel_in=1, train_patch_size=(128, 128), train_batch_size=8,
-        unet_n_depth=3, unet_n_filter_base=32, train_epochs=epochs, train_steps_per_epoch=steps_per_epoch,
-        train_learning_rate=3e-4, train_tensorboard=False,
+        n_rays=32,
+        grid=(2, 2),
+        n_channel_in=1,
+        train_patch_size=(128, 128),
+        train_batch_size=8,
+        unet_n_depth=3,
+        unet_n_filter_base=32,
+        train_epochs=epochs,
+        train_steps_per_epoch=steps_per_epoch,
+        train_learning_rate=3e-4,
+        train_tensorboard=False,
         train_reduce_lr={"factor": 0.5, "patience": 10, "min_delta": 0},
     )
     params.update(overrides)
     return Config2D(**params)
 
 
-def train_stardist(out_dir: str | Path, name: str = "stardist-dsb2018", epochs: int = 120,
-                   steps_per_epoch: int = 50, seed: int = 2018, data=None, verbose: int = 0,
-                   init_from: str | Path | None = None, learning_rate: float | None = None,
-                   optimize_thresholds: bool = True, augmentation: dict | None = None, **config):
+def train_stardist(
+    out_dir: str | Path,
+    name: str = "stardist-dsb2018",
+    epochs: int = 120,
+    steps_per_epoch: int = 50,
+    seed: int = 2018,
+    data=None,
+    verbose: int = 0,
+    init_from: str | Path | None = None,
+    learning_rate: float | None = None,
+    optimize_thresholds: bool = True,
+    augmentation: dict | None = None,
+    **config,
+):
     """Train StarDist 2D (by default on the DSB fluorescence train split); returns (model, history, seconds).
 
     The model is written to ``out_dir/name``. ``data`` = (X_train, Y_train,
@@ -137,7 +163,7 @@ def train_stardist(out_dir: str | Path, name: str = "stardist-dsb2018", epochs: 
     xt, yt, xv, yv = training_data() if data is None else data
     yt = [fill_label_holes(y) for y in yt]
     yv = [fill_label_holes(y) for y in yv]
-    patch = tuple((config.get("train_patch_size") or (128, 128)))
+    patch = tuple(config.get("train_patch_size") or (128, 128))
     xt, yt = zip(*[pad_to_size(x, y, patch) for x, y in zip(xt, yt)])
     rng = np.random.default_rng(seed)
     aug = {**AUGMENTATION, **(augmentation or {})}
@@ -164,8 +190,16 @@ def train_stardist(out_dir: str | Path, name: str = "stardist-dsb2018", epochs: 
 
     start = time.perf_counter()
     with quiet(not verbose):
-        history = model.train(xt, yt, validation_data=(xv, yv), augmenter=augmenter,
-                              epochs=epochs, steps_per_epoch=steps_per_epoch, seed=seed, workers=1)
+        history = model.train(
+            xt,
+            yt,
+            validation_data=(xv, yv),
+            augmenter=augmenter,
+            epochs=epochs,
+            steps_per_epoch=steps_per_epoch,
+            seed=seed,
+            workers=1,
+        )
     if optimize_thresholds:
         with quiet(not verbose):
             model.optimize_thresholds(xv, yv, optimize_kwargs={"tol": 1e-2, "maxiter": 20})
@@ -175,6 +209,7 @@ def train_stardist(out_dir: str | Path, name: str = "stardist-dsb2018", epochs: 
 
 
 # --------------------------------------------------------------------------- Cellpose
+
 
 def _cellpose_net(diam_mean: float = 17.0, nbase: Sequence[int] = CELLPOSE_NBASE):
     """A Cellpose network with fewer channels than the default one.
@@ -196,10 +231,21 @@ def _cellpose_net(diam_mean: float = 17.0, nbase: Sequence[int] = CELLPOSE_NBASE
     return SlimCPnet([2, *nbase], 3, sz=3, mkldnn=False, max_pool=True, diam_mean=diam_mean)
 
 
-def train_cellpose(out_dir: str | Path, name: str = "cellpose-dsb2018", epochs: int = 180,
-                   seed: int = 2018, data=None, learning_rate: float = 0.005, batch_size: int = 8,
-                   nbase: Sequence[int] = CELLPOSE_NBASE, weight_decay: float = 1e-4, crop: int = 224,
-                   scale_range: float = 0.5, diam_mean: float = 17.0, verbose: int = 0):
+def train_cellpose(
+    out_dir: str | Path,
+    name: str = "cellpose-dsb2018",
+    epochs: int = 180,
+    seed: int = 2018,
+    data=None,
+    learning_rate: float = 0.005,
+    batch_size: int = 8,
+    nbase: Sequence[int] = CELLPOSE_NBASE,
+    weight_decay: float = 1e-4,
+    crop: int = 224,
+    scale_range: float = 0.5,
+    diam_mean: float = 17.0,
+    verbose: int = 0,
+):
     """Train a Cellpose 3 network from scratch (by default on the DSB fluorescence train split).
 
     Images are used at their own scale (``rescale=False``) with random
@@ -220,10 +266,24 @@ def train_cellpose(out_dir: str | Path, name: str = "cellpose-dsb2018", epochs: 
     start = time.perf_counter()
     with quiet(not verbose):
         path, train_losses, test_losses = train.train_seg(
-            net, train_data=xt, train_labels=yt, test_data=xv, test_labels=yv, channels=[0, 0],
-            normalize=False, n_epochs=epochs, learning_rate=learning_rate, weight_decay=weight_decay,
-            batch_size=batch_size, save_path=str(work), save_every=10**9, model_name=name,
-            rescale=False, scale_range=scale_range, min_train_masks=1, bsize=crop,
+            net,
+            train_data=xt,
+            train_labels=yt,
+            test_data=xv,
+            test_labels=yv,
+            channels=[0, 0],
+            normalize=False,
+            n_epochs=epochs,
+            learning_rate=learning_rate,
+            weight_decay=weight_decay,
+            batch_size=batch_size,
+            save_path=str(work),
+            save_every=10**9,
+            model_name=name,
+            rescale=False,
+            scale_range=scale_range,
+            min_train_masks=1,
+            bsize=crop,
         )
     seconds = time.perf_counter() - start
     final = out_dir / name
@@ -232,16 +292,27 @@ def train_cellpose(out_dir: str | Path, name: str = "cellpose-dsb2018", epochs: 
     torch.save(state, final / "weights.pt")
     from importlib.metadata import version
 
-    (final / "config.json").write_text(json.dumps(
-        {"framework": "cellpose", "cellpose_version": version("cellpose"), "nbase": [2, *nbase],
-         "nout": 3, "diam_mean": diam_mean, "rescale": 1.0, "channels": [0, 0]}, indent=2))
+    (final / "config.json").write_text(
+        json.dumps(
+            {
+                "framework": "cellpose",
+                "cellpose_version": version("cellpose"),
+                "nbase": [2, *nbase],
+                "nout": 3,
+                "diam_mean": diam_mean,
+                "rescale": 1.0,
+                "channels": [0, 0],
+            },
+            indent=2,
+        )
+    )
     shutil.rmtree(work, ignore_errors=True)
-    losses = {"train_loss": [float(v) for v in train_losses],
-              "val_loss": [float(v) for v in test_losses]}
+    losses = {"train_loss": [float(v) for v in train_losses], "val_loss": [float(v) for v in test_losses]}
     return final, losses, seconds
 
 
 # --------------------------------------------------------------------------- loading and prediction
+
 
 @dataclass
 class SegmentationModel:
@@ -271,10 +342,16 @@ def load_segmentation_model(path: str | Path) -> SegmentationModel:
     if (path / "weights.pt").is_file() and (path / "config.json").is_file():
         if json.loads((path / "config.json").read_text()).get("framework") == "cellpose":
             return _load_cellpose(path)
-    if (path / "config.json").is_file() and any(path.glob("weights_*.h5")):
+    if (
+        (path / "config.json").is_file()
+        and any(path.glob("weights_*.h5"))
+        and "n_rays" in json.loads((path / "config.json").read_text())
+    ):
         return _load_stardist(path)
-    raise ValueError(f"{path} is neither a StarDist model folder (config.json + weights_*.h5) "
-                     "nor a book Cellpose model folder (config.json + weights.pt)")
+    raise ValueError(
+        f"{path} is neither a StarDist model folder (config.json + weights_*.h5) "
+        "nor a book Cellpose model folder (config.json + weights.pt)"
+    )
 
 
 def _load_stardist(path: Path) -> SegmentationModel:
@@ -307,14 +384,14 @@ def _load_cellpose(path: Path) -> SegmentationModel:
     model.diam_labels = float(net.diam_labels.item())
 
     def predict(x):
-        masks, _flows, _styles = model.eval(x, channels=[0, 0], normalize=False, rescale=cfg["rescale"],
-                                            progress=None)
+        masks, _flows, _styles = model.eval(x, channels=[0, 0], normalize=False, rescale=cfg["rescale"], progress=None)
         return masks
 
     return SegmentationModel(path.name, "cellpose", predict)
 
 
 # --------------------------------------------------------------------------- evaluation
+
 
 def evaluate_on_split(model: SegmentationModel, subset: str = "fluorescence", split: str = "test") -> dict:
     """F1, precision, recall and PQ at IoU 0.5 and AP (mean accuracy over τ = 0.50…0.95), pooled over images."""
@@ -326,7 +403,14 @@ def evaluate_on_split(model: SegmentationModel, subset: str = "fluorescence", sp
     gts = [s.labels for s in samples]
     curve = ev.match_dataset(gts, preds, thresh=list(ev.DSB_THRESHOLDS))
     at05 = curve[0]
-    return {"subset": subset, "split": split, "images": len(samples), "nuclei": int(at05.n_true),
-            "f1@0.5": round(at05.f1, 4), "precision@0.5": round(at05.precision, 4),
-            "recall@0.5": round(at05.recall, 4), "pq@0.5": round(at05.panoptic_quality, 4),
-            "ap@0.5:0.95": round(float(np.mean([c.accuracy for c in curve])), 4)}
+    return {
+        "subset": subset,
+        "split": split,
+        "images": len(samples),
+        "nuclei": int(at05.n_true),
+        "f1@0.5": round(at05.f1, 4),
+        "precision@0.5": round(at05.precision, 4),
+        "recall@0.5": round(at05.recall, 4),
+        "pq@0.5": round(at05.panoptic_quality, 4),
+        "ap@0.5:0.95": round(float(np.mean([c.accuracy for c in curve])), 4),
+    }

@@ -27,13 +27,20 @@ def cohens_d(a, b) -> float:
 @dataclass(frozen=True)
 class PowerResult:
     n_per_group: int
-    power: float            # fraction of simulated experiments with p < alpha
-    mean_ratio: float       # mean measured group-B / group-A area ratio (true ratio: the effect)
-    median_d: float         # median Cohen's d of the simulated experiments
+    power: float  # fraction of simulated experiments with p < alpha
+    mean_ratio: float  # mean measured group-B / group-A area ratio (true ratio: the effect)
+    median_d: float  # median Cohen's d of the simulated experiments
 
 
-def simulate_experiment_power(true_values, effect: float, n_per_group: int, error_ratios=None,
-                              n_sim: int = 2000, alpha: float = 0.05, seed: int = 0) -> PowerResult:
+def simulate_experiment_power(
+    true_values,
+    effect: float,
+    n_per_group: int,
+    error_ratios=None,
+    n_sim: int = 2000,
+    alpha: float = 0.05,
+    seed: int = 0,
+) -> PowerResult:
     """Simulate two-group experiments on real object measurements.
 
     Group A draws values from ``true_values`` (e.g. true nuclear areas);
@@ -56,5 +63,6 @@ def simulate_experiment_power(true_values, effect: float, n_per_group: int, erro
     p = stats.ttest_ind(a, b, axis=1, equal_var=False).pvalue
     pooled = np.sqrt((a.var(axis=1, ddof=1) + b.var(axis=1, ddof=1)) / 2)
     d = (b.mean(axis=1) - a.mean(axis=1)) / pooled
-    return PowerResult(n_per_group, float(np.mean(p < alpha)), float(np.mean(b.mean(axis=1) / a.mean(axis=1))),
-                       float(np.median(d)))
+    return PowerResult(
+        n_per_group, float(np.mean(p < alpha)), float(np.mean(b.mean(axis=1) / a.mean(axis=1))), float(np.median(d))
+    )

@@ -43,16 +43,19 @@ def default_augmentations() -> list[Augmentation]:
     Geometric changes test whether the method depends on orientation;
     photometric changes test whether its decisions sit close to a threshold.
     """
+
     def gamma(g):
         def f(im, rng):
             lo, hi = float(im.min()), float(im.max())
             x = (im - lo) / max(hi - lo, 1e-6)
             return x**g * (hi - lo) + lo
+
         return f
 
     def noise(rel):
         def f(im, rng):
             return im + rel * float(np.std(im)) * rng.standard_normal(im.shape).astype(np.float32)
+
         return f
 
     def blur(sigma):
@@ -72,8 +75,12 @@ def default_augmentations() -> list[Augmentation]:
     ]
 
 
-def tta_predictions(image: np.ndarray, segment: Callable[[np.ndarray], np.ndarray],
-                    augmentations: list[Augmentation] | None = None, seed: int = 0) -> list[np.ndarray]:
+def tta_predictions(
+    image: np.ndarray,
+    segment: Callable[[np.ndarray], np.ndarray],
+    augmentations: list[Augmentation] | None = None,
+    seed: int = 0,
+) -> list[np.ndarray]:
     """Segment every augmented copy of ``image`` and map the label images back."""
     image = np.asarray(image, dtype=np.float32)
     augmentations = default_augmentations() if augmentations is None else augmentations

@@ -148,9 +148,7 @@ class UNet(nn.Module):
         widths = [base_channels * 2**level for level in range(depth + 1)]
         self.inc = ConvBlock(in_channels, widths[0], batch_norm)
         self.downs = nn.ModuleList(Down(widths[i], widths[i + 1], batch_norm) for i in range(depth))
-        self.ups = nn.ModuleList(
-            Up(widths[i + 1], widths[i], widths[i], batch_norm) for i in reversed(range(depth))
-        )
+        self.ups = nn.ModuleList(Up(widths[i + 1], widths[i], widths[i], batch_norm) for i in reversed(range(depth)))
         self.head = nn.Conv2d(widths[0], out_channels, kernel_size=1)
         if final_activation is None:
             self.final_activation: nn.Module = nn.Identity()
@@ -230,8 +228,10 @@ def empirical_receptive_field(model: nn.Module, size: int = 129, in_channels: in
         rows = torch.nonzero(g.any(dim=1)).flatten()
         cols = torch.nonzero(g.any(dim=0)).flatten()
         if len(rows) == 0:
-            raise ValueError("the centre output does not depend on the input for this random image "
-                             "(all units inactive); try another seed or more channels")
+            raise ValueError(
+                "the centre output does not depend on the input for this random image "
+                "(all units inactive); try another seed or more channels"
+            )
         return int(max(rows.max() - rows.min() + 1, cols.max() - cols.min() + 1))
     finally:
         model.float()
@@ -320,13 +320,26 @@ class History(list):
 
     def as_dict(self) -> dict:
         """The evaluation record as plain lists (for JSON files)."""
-        return {"step": self.step, "train_loss": self.train_loss, "val_loss": self.val_loss,
-                "stopped_early": self.stopped_early}
+        return {
+            "step": self.step,
+            "train_loss": self.train_loss,
+            "val_loss": self.val_loss,
+            "stopped_early": self.stopped_early,
+        }
 
 
-def train(model: nn.Module, next_batch, loss_fn, steps: int, lr: float = 1e-3, decay: bool = False,
-          milestones: Sequence[int] = (), validate=None, eval_every: int = 100,
-          max_seconds: float | None = None) -> History:
+def train(
+    model: nn.Module,
+    next_batch,
+    loss_fn,
+    steps: int,
+    lr: float = 1e-3,
+    decay: bool = False,
+    milestones: Sequence[int] = (),
+    validate=None,
+    eval_every: int = 100,
+    max_seconds: float | None = None,
+) -> History:
     """Train ``model`` with the Adam optimiser: the book's one training loop for its PyTorch networks.
 
     Parameters

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 # tools/bookcheck.py and tools/repo.py, importable through tools/tests/conftest.py
-from bookcheck import check_book, chapter_list, load_quarto
+from bookcheck import chapter_list, check_book, load_quarto
 from repo import VIEW_BEGIN, VIEW_END, sync
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -33,6 +33,7 @@ PNG_1PX = base64.b64encode(
 
 
 # ----------------------------------------------------------------------------- the real book
+
 
 def test_real_book_passes_all_checks():
     problems = check_book(ROOT)
@@ -68,21 +69,35 @@ def test_every_chapter_has_outline_callout_and_sections():
 
 # ----------------------------------------------------------------------------- fixture book
 
+
 def notebook_json(badge_url=COLAB, counts=(1, 2), install=True, image=True, fig_alt=True, label="fig-demo"):
-    opts = [f"#| label: {label}\n", "#| fig-cap: \"A demo figure.\"\n"]
+    opts = [f"#| label: {label}\n", '#| fig-cap: "A demo figure."\n']
     if fig_alt:
-        opts.append("#| fig-alt: \"A single grey pixel.\"\n")
+        opts.append('#| fig-alt: "A single grey pixel."\n')
     out = [{"output_type": "display_data", "metadata": {}, "data": {"image/png": PNG_1PX, "text/plain": ["<Figure>"]}}]
     pip_spec = f"bioimaging-guide[dl] @ git+{REPO_URL}@main"
-    install_src = ["import sys\n", "if \"google.colab\" in sys.modules:\n",
-                   f"    import subprocess; subprocess.run([sys.executable, '-m', 'pip', 'install', '{pip_spec}'])\n"]
+    install_src = [
+        "import sys\n",
+        'if "google.colab" in sys.modules:\n',
+        f"    import subprocess; subprocess.run([sys.executable, '-m', 'pip', 'install', '{pip_spec}'])\n",
+    ]
     badge = f"[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]({badge_url})\n"
     cells = [
         {"cell_type": "markdown", "metadata": {}, "source": ["# Demo\n", "\n", badge]},
-        {"cell_type": "code", "execution_count": counts[0], "metadata": {}, "outputs": [],
-         "source": install_src if install else ["import sys\n"]},
-        {"cell_type": "code", "execution_count": counts[1], "metadata": {}, "outputs": out if image else [],
-         "source": opts + ["print('figure')\n"]},
+        {
+            "cell_type": "code",
+            "execution_count": counts[0],
+            "metadata": {},
+            "outputs": [],
+            "source": install_src if install else ["import sys\n"],
+        },
+        {
+            "cell_type": "code",
+            "execution_count": counts[1],
+            "metadata": {},
+            "outputs": out if image else [],
+            "source": opts + ["print('figure')\n"],
+        },
     ]
     return {"cells": cells, "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
 
@@ -172,63 +187,156 @@ NAMING = "notebooks are named after their chapter"
 NO_CHAPTER = "no chapter for this notebook"
 BROKEN = {
     # name: (mutation, expected file, expected line, message fragment)
-    "missing chapter file": (lambda b: (b / CH).rename(b / "chapters" / "01-other.qmd"),
-                             "_quarto.yml", None, "'chapters/01-demo.qmd' is listed but does not exist"),
-    "unlisted chapter": (lambda b: (b / "chapters" / "02-extra.qmd").write_text("# Extra {#sec-extra}\n"),
-                         "chapters/02-extra.qmd", 1, "not listed in _quarto.yml"),
-    "chapter without sec id": (lambda b: edit(b / CH, "# Demo chapter {#sec-demo}", "# Demo chapter"),
-                               CH, 1, "needs a {#sec-…} id"),
-    "unresolved figure reference": (lambda b: edit(b / CH, "See @fig-local.", "See @fig-missing."),
-                                    CH, 18, "'@fig-missing' does not resolve"),
-    "unresolved section reference": (lambda b: edit(b / CH, "@sec-demo-first", "@sec-nowhere"),
-                                     CH, 11, "'@sec-nowhere' does not resolve"),
-    "unresolved equation reference": (lambda b: edit(b / CH, "See @fig-local.", "See @eq-energy."),
-                                      CH, 18, "'@eq-energy' does not resolve"),
-    "unresolved table reference": (lambda b: edit(b / CH, "See @fig-local.", "See @tbl-results."),
-                                   CH, 18, "'@tbl-results' does not resolve"),
-    "missing citation": (lambda b: edit(b / CH, "[@doe2020demo]", "[@smith2021missing]"),
-                         CH, 11, "'@smith2021missing' is not in references.bib"),
-    "unknown glossary term": (lambda b: edit(b / CH, "{{< glossary IoU >}}", "{{< glossary frobnication >}}"),
-                              CH, 12, "glossary term 'frobnication' is not in glossary.yml"),
-    "malformed glossary.yml": (lambda b: (b / "glossary.yml").write_text(
-        "- term: IoU\n  definition: One.\n- term: iou\n  definition: Two.\n"),
-        "glossary.yml", 1, "the glossary extension cannot load glossary.yml"),
-    "embed of missing notebook": (lambda b: edit(b / CH, "01-demo.ipynb#fig-demo", "01-demo-nope.ipynb#fig-demo"),
-                                  CH, 14, "'../notebooks/01-demo-nope.ipynb' does not exist"),
-    "embed of missing cell": (lambda b: edit(b / CH, "#fig-demo >}}", "#fig-other >}}"),
-                              CH, 14, "has no cell labelled 'fig-other'"),
+    "missing chapter file": (
+        lambda b: (b / CH).rename(b / "chapters" / "01-other.qmd"),
+        "_quarto.yml",
+        None,
+        "'chapters/01-demo.qmd' is listed but does not exist",
+    ),
+    "unlisted chapter": (
+        lambda b: (b / "chapters" / "02-extra.qmd").write_text("# Extra {#sec-extra}\n"),
+        "chapters/02-extra.qmd",
+        1,
+        "not listed in _quarto.yml",
+    ),
+    "chapter without sec id": (
+        lambda b: edit(b / CH, "# Demo chapter {#sec-demo}", "# Demo chapter"),
+        CH,
+        1,
+        "needs a {#sec-…} id",
+    ),
+    "unresolved figure reference": (
+        lambda b: edit(b / CH, "See @fig-local.", "See @fig-missing."),
+        CH,
+        18,
+        "'@fig-missing' does not resolve",
+    ),
+    "unresolved section reference": (
+        lambda b: edit(b / CH, "@sec-demo-first", "@sec-nowhere"),
+        CH,
+        11,
+        "'@sec-nowhere' does not resolve",
+    ),
+    "unresolved equation reference": (
+        lambda b: edit(b / CH, "See @fig-local.", "See @eq-energy."),
+        CH,
+        18,
+        "'@eq-energy' does not resolve",
+    ),
+    "unresolved table reference": (
+        lambda b: edit(b / CH, "See @fig-local.", "See @tbl-results."),
+        CH,
+        18,
+        "'@tbl-results' does not resolve",
+    ),
+    "missing citation": (
+        lambda b: edit(b / CH, "[@doe2020demo]", "[@smith2021missing]"),
+        CH,
+        11,
+        "'@smith2021missing' is not in references.bib",
+    ),
+    "unknown glossary term": (
+        lambda b: edit(b / CH, "{{< glossary IoU >}}", "{{< glossary frobnication >}}"),
+        CH,
+        12,
+        "glossary term 'frobnication' is not in glossary.yml",
+    ),
+    "malformed glossary.yml": (
+        lambda b: (b / "glossary.yml").write_text("- term: IoU\n  definition: One.\n- term: iou\n  definition: Two.\n"),
+        "glossary.yml",
+        1,
+        "the glossary extension cannot load glossary.yml",
+    ),
+    "embed of missing notebook": (
+        lambda b: edit(b / CH, "01-demo.ipynb#fig-demo", "01-demo-nope.ipynb#fig-demo"),
+        CH,
+        14,
+        "'../notebooks/01-demo-nope.ipynb' does not exist",
+    ),
+    "embed of missing cell": (
+        lambda b: edit(b / CH, "#fig-demo >}}", "#fig-other >}}"),
+        CH,
+        14,
+        "has no cell labelled 'fig-other'",
+    ),
     "embed without stored image": (write_notebook(image=False), CH, 14, "has no stored image output"),
     "embed without alt text": (write_notebook(fig_alt=False), CH, 14, "has no fig-alt"),
-    "image without alt text": (lambda b: edit(b / CH, "![A local picture of a cell.](cell.png)", "![](cell.png)"),
-                               CH, 16, "image 'cell.png' has no alt text"),
-    "unclosed fenced div": (lambda b: edit(b / CH, "- What this is.\n:::\n", "- What this is.\n"),
-                            CH, 5, "is never closed"),
-    "stray div closer": (lambda b: edit(b / CH, "See @fig-local.\n", "See @fig-local.\n:::\n"),
-                         CH, 19, "closes a fenced div that was never opened"),
-    "unknown callout type": (lambda b: edit(b / CH, ".callout-note", ".callout-danger"),
-                             CH, 5, "'.callout-danger' is not a Quarto callout"),
+    "image without alt text": (
+        lambda b: edit(b / CH, "![A local picture of a cell.](cell.png)", "![](cell.png)"),
+        CH,
+        16,
+        "image 'cell.png' has no alt text",
+    ),
+    "unclosed fenced div": (
+        lambda b: edit(b / CH, "- What this is.\n:::\n", "- What this is.\n"),
+        CH,
+        5,
+        "is never closed",
+    ),
+    "stray div closer": (
+        lambda b: edit(b / CH, "See @fig-local.\n", "See @fig-local.\n:::\n"),
+        CH,
+        19,
+        "closes a fenced div that was never opened",
+    ),
+    "unknown callout type": (
+        lambda b: edit(b / CH, ".callout-note", ".callout-danger"),
+        CH,
+        5,
+        "'.callout-danger' is not a Quarto callout",
+    ),
     "badly named notebook": (copy_notebook("Demo Notebook.ipynb"), "notebooks/Demo Notebook.ipynb", 1, NAMING),
-    "notebook with the old chapterN_topic name": (copy_notebook("chapter1_demo.ipynb"),
-                                                  "notebooks/chapter1_demo.ipynb", 1, NAMING),
+    "notebook with the old chapterN_topic name": (
+        copy_notebook("chapter1_demo.ipynb"),
+        "notebooks/chapter1_demo.ipynb",
+        1,
+        NAMING,
+    ),
     "notebook without zero-padded chapter number": (copy_notebook("1-demo.ipynb"), "notebooks/1-demo.ipynb", 1, NAMING),
-    "notebook of a chapter that does not exist": (copy_notebook("02-demo.ipynb"),
-                                                  "notebooks/02-demo.ipynb", 1, NO_CHAPTER),
-    "notebook of a chapter not listed in _quarto.yml": (add_unlisted_chapter_with_notebook,
-                                                        "notebooks/02-extra.ipynb", 1, NO_CHAPTER),
-    "notebook name that only starts like a chapter": (copy_notebook("01-demos.ipynb"),
-                                                      "notebooks/01-demos.ipynb", 1, NO_CHAPTER),
-    "badge for another repository": (write_notebook(badge_url=COLAB.replace("example-org", "someone-else")),
-                                     NB, 1, "the Colab badge does not point at"),
-    "no Colab install cell": (write_notebook(install=False),
-                              NB, 1, "exactly one install cell guarded by 'google.colab'"),
+    "notebook of a chapter that does not exist": (
+        copy_notebook("02-demo.ipynb"),
+        "notebooks/02-demo.ipynb",
+        1,
+        NO_CHAPTER,
+    ),
+    "notebook of a chapter not listed in _quarto.yml": (
+        add_unlisted_chapter_with_notebook,
+        "notebooks/02-extra.ipynb",
+        1,
+        NO_CHAPTER,
+    ),
+    "notebook name that only starts like a chapter": (
+        copy_notebook("01-demos.ipynb"),
+        "notebooks/01-demos.ipynb",
+        1,
+        NO_CHAPTER,
+    ),
+    "badge for another repository": (
+        write_notebook(badge_url=COLAB.replace("example-org", "someone-else")),
+        NB,
+        1,
+        "the Colab badge does not point at",
+    ),
+    "no Colab install cell": (
+        write_notebook(install=False),
+        NB,
+        1,
+        "exactly one install cell guarded by 'google.colab'",
+    ),
     "out-of-order execution counts": (write_notebook(counts=(3, 2)), NB, 1, "not 1..N"),
     "unexecuted notebook": (write_notebook(counts=(None, None), image=False), NB, 1, "never run"),
-    "notebook missing from notebook-view": (lambda b: edit(b / "_quarto.yml", f"notebook: {NB}",
-                                                           "notebook: notebooks/09-gone.ipynb"),
-                                            "_quarto.yml", 1, "notebook-view block does not list every notebook"),
-    "duplicate label": (lambda b: edit(b / CH, "See @fig-local.",
-                                       "![Another cell.](b.png){#fig-local}\n\nSee @fig-local."),
-                        CH, 18, "label 'fig-local' is defined twice"),
+    "notebook missing from notebook-view": (
+        lambda b: edit(b / "_quarto.yml", f"notebook: {NB}", "notebook: notebooks/09-gone.ipynb"),
+        "_quarto.yml",
+        1,
+        "notebook-view block does not list every notebook",
+    ),
+    "duplicate label": (
+        lambda b: edit(b / CH, "See @fig-local.", "![Another cell.](b.png){#fig-local}\n\nSee @fig-local."),
+        CH,
+        18,
+        "label 'fig-local' is defined twice",
+    ),
 }
 
 
@@ -266,7 +374,8 @@ def test_code_blocks_are_ignored(book):
 
 def test_cli_reports_problems_and_exit_code(book):
     edit(book / CH, "[@doe2020demo]", "[@nobody2000none]")
-    res = subprocess.run([sys.executable, str(ROOT / "tools" / "bookcheck.py"), str(book)],
-                         capture_output=True, text=True)
+    res = subprocess.run(
+        [sys.executable, str(ROOT / "tools" / "bookcheck.py"), str(book)], capture_output=True, text=True
+    )
     assert res.returncode == 1
     assert "chapters/01-demo.qmd:11: citation '@nobody2000none' is not in references.bib" in res.stdout

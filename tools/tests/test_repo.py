@@ -30,12 +30,15 @@ def test_real_repository_is_consistent():
 
 def test_colab_url_and_badge():
     r = repo.Repo("https://github.com/org/book", "main")
-    assert r.colab_url("notebooks/01-x.ipynb") == \
-        "https://colab.research.google.com/github/org/book/blob/main/notebooks/01-x.ipynb"
+    assert (
+        r.colab_url("notebooks/01-x.ipynb")
+        == "https://colab.research.google.com/github/org/book/blob/main/notebooks/01-x.ipynb"
+    )
     assert r.badge("notebooks/01-x.ipynb").startswith(
-        "[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]")
+        "[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]"
+    )
     with pytest.raises(ValueError, match="https://github.com/OWNER/NAME"):
-        repo.Repo("https://gitlab.com/org/book").slug
+        _ = repo.Repo("https://gitlab.com/org/book").slug
 
 
 def test_changing_the_url_once_is_detected_and_synced(book):
@@ -86,8 +89,13 @@ def test_notebooks_sort_in_chapter_order_main_notebook_first(tmp_path):
     (tmp_path / "notebooks").mkdir()
     for name in names:
         (tmp_path / "notebooks" / name).write_text("{}")
-    assert [p.name for p in repo.notebooks(tmp_path)] == \
-        ["01-one.ipynb", "02-two.ipynb", "02-two-part.ipynb", "10-end.ipynb", "Odd Name.ipynb"]
+    assert [p.name for p in repo.notebooks(tmp_path)] == [
+        "01-one.ipynb",
+        "02-two.ipynb",
+        "02-two-part.ipynb",
+        "10-end.ipynb",
+        "Odd Name.ipynb",
+    ]
 
 
 def test_cli_runs_as_a_script_from_the_repository_root():
