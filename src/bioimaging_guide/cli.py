@@ -140,6 +140,24 @@ def _plan_outputs(inputs: list[str], output: str, overwrite: bool) -> tuple[list
 # --------------------------------------------------------------------------- commands
 
 
+def _apply(inputs, output, overwrite, read, model, task, verb, write, progress) -> list[Path]:
+    """Check every input and the output folder, load the model, then write one output per input."""
+    from tqdm.auto import tqdm
+
+    from .models import load_model
+
+    files, targets = _plan_outputs(inputs, output, overwrite)
+    images = [read(f) for f in files]  # validate all first: bad input leaves nothing behind
+    loaded = load_model(model, task=task)
+    Path(output).mkdir(parents=True, exist_ok=True)
+    written = []
+    disable = (not progress) if progress is not None else None
+    for image, target in tqdm(list(zip(images, targets)), f"{verb} with {loaded.name}", unit="image", disable=disable):
+        write(loaded.predict(image), target)
+        written.append(target)
+    return written
+
+
 def segment(
     inputs: list[str],
     model: str,
@@ -149,48 +167,34 @@ def segment(
     progress: bool | None = None,
 ) -> list[Path]:
     """Segment every input image with ``model``; return the label files written (uint16 TIFFs)."""
-    from tqdm.auto import tqdm
-
-    from .models import load_model
-
-    files, targets = _plan_outputs(inputs, output, overwrite)
-    images = [read_image(f, max_projection=max_projection) for f in files]  # validate all first
-    seg = load_model(model, task="segmentation")
-    Path(output).mkdir(parents=True, exist_ok=True)
-    written = []
-    for image, target in tqdm(
-        list(zip(images, targets)),
-        desc=f"segmenting with {seg.name}",
-        unit="image",
-        disable=(not progress) if progress is not None else None,
-    ):
-        write_labels(seg.predict(image), target)
-        written.append(target)
-    return written
+    return _apply(
+        inputs,
+        output,
+        overwrite,
+        lambda f: read_image(f, max_projection=max_projection),
+        model,
+        "segmentation",
+        "segmenting",
+        write_labels,
+        progress,
+    )
 
 
 def denoise(
     inputs: list[str], model: str, output: str, overwrite: bool = False, progress: bool | None = None
 ) -> list[Path]:
     """Denoise every input image with ``model``; return the files written (float32 TIFFs, input's intensity scale)."""
-    from tqdm.auto import tqdm
-
-    from .models import load_model
-
-    files, targets = _plan_outputs(inputs, output, overwrite)
-    images = [read_image(f, allow_rgb=False, task="denoise") for f in files]  # validate all first
-    net = load_model(model, task="restoration")
-    Path(output).mkdir(parents=True, exist_ok=True)
-    written = []
-    for image, target in tqdm(
-        list(zip(images, targets)),
-        desc=f"denoising with {net.name}",
-        unit="image",
-        disable=(not progress) if progress is not None else None,
-    ):
-        write_tiff(net.predict(image).astype(np.float32), target)
-        written.append(target)
-    return written
+    return _apply(
+        inputs,
+        output,
+        overwrite,
+        lambda f: read_image(f, allow_rgb=False, task="denoise"),
+        model,
+        "restoration",
+        "denoising",
+        lambda x, target: write_tiff(x.astype(np.float32), target),
+        progress,
+    )
 
 
 def train(name: str, output: str, overrides: dict | None = None, overwrite: bool = False) -> Path:

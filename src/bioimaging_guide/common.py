@@ -21,11 +21,12 @@ import os
 import platform
 import random
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["environment_summary", "normalize_percentile", "quiet", "seed_everything"]
+__all__ = ["LoadedModel", "environment_summary", "normalize_percentile", "quiet", "seed_everything"]
 
 #: Frameworks :func:`seed_everything` knows how to seed.
 FRAMEWORKS = ("torch", "tensorflow")
@@ -172,3 +173,18 @@ def environment_summary() -> dict:
     if "torch" in sys.modules:
         out["torch_threads"] = sys.modules["torch"].get_num_threads()
     return out
+
+
+@dataclass
+class LoadedModel:
+    """What loading a trained model gives: its name, framework and task, and ``predict(image)``.
+
+    Subclasses (:class:`~bioimaging_guide.segmentation_models.SegmentationModel`,
+    :class:`~bioimaging_guide.restoration_models.RestorationModel`) check and
+    normalise the input before calling the framework's prediction, ``_predict``.
+    """
+
+    name: str
+    framework: str
+    _predict: Callable[[np.ndarray], np.ndarray]
+    task = "unknown"

@@ -173,7 +173,26 @@ def _ratio(numerator: float, denominator: float) -> float:
 
 
 @dataclass(frozen=True)
-class MatchResult:
+class _Scores:
+    """The counts and scores of every matching result, per image or pooled (see :class:`MatchResult`)."""
+
+    thresh: float
+    tp: int
+    fp: int
+    fn: int
+    n_true: int
+    n_pred: int
+    precision: float
+    recall: float
+    f1: float
+    accuracy: float
+    panoptic_quality: float
+    mean_matched_iou: float
+    mean_true_score: float
+
+
+@dataclass(frozen=True)
+class MatchResult(_Scores):
     """Matching of one predicted label image against its ground truth.
 
     Attributes
@@ -206,19 +225,6 @@ class MatchResult:
     no objects at all), as in StarDist.
     """
 
-    thresh: float
-    tp: int
-    fp: int
-    fn: int
-    n_true: int
-    n_pred: int
-    precision: float
-    recall: float
-    f1: float
-    accuracy: float
-    panoptic_quality: float
-    mean_matched_iou: float
-    mean_true_score: float
     matched_pairs: tuple[tuple[int, int, float], ...] = field(repr=False)
     unmatched_gt: tuple[int, ...] = field(repr=False)
     unmatched_pred: tuple[int, ...] = field(repr=False)
@@ -368,7 +374,7 @@ def results_table(results: Sequence[MatchResult] | Sequence[DatasetMatch]):
 
 
 @dataclass(frozen=True)
-class DatasetMatch:
+class DatasetMatch(_Scores):
     """Matching results over several images at one IoU threshold.
 
     With ``by_image=False`` (the default and the usual choice) TP, FP and
@@ -379,19 +385,6 @@ class DatasetMatch:
     ``per_image`` holds every image's :class:`MatchResult`.
     """
 
-    thresh: float
-    tp: int
-    fp: int
-    fn: int
-    n_true: int
-    n_pred: int
-    precision: float
-    recall: float
-    f1: float
-    accuracy: float
-    panoptic_quality: float
-    mean_matched_iou: float
-    mean_true_score: float
     by_image: bool
     per_image: tuple[MatchResult, ...] = field(repr=False)
 

@@ -302,26 +302,12 @@ def gigadb_benchmark(
         low_raw[name] = lo_raw
         splits[name] = split
         models[name] = fit_poisson_gaussian(photon_transfer(lo_raw))
-        a, b = sample_patches(
-            [low[name], high[name]],
-            split.train,
-            tile,
-            patch,
-            n_train // len(names),
-            seed=seed + 100 + k,
-            keep_fraction=0.7,
-        )
-        xt.append(a), yt.append(b)
-        a, b = sample_patches(
-            [low[name], high[name]],
-            split.val,
-            tile,
-            patch,
-            n_val_patches // len(names),
-            seed=seed + 200 + k,
-            keep_fraction=0.7,
-        )
-        xv.append(a), yv.append(b)
+        for tiles, n, offset, xs, ys in ((split.train, n_train, 100, xt, yt), (split.val, n_val_patches, 200, xv, yv)):
+            a, b = sample_patches(
+                [low[name], high[name]], tiles, tile, patch, n // len(names), seed=seed + offset + k, keep_fraction=0.7
+            )
+            xs.append(a)
+            ys.append(b)
         for tiles, out in ((split.test, test), (split.val, val_crops)):
             for c in tiles:
                 y, x = _crop_in_tile(high[name], c, tile, crop)

@@ -20,13 +20,11 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from .common import normalize_percentile, quiet, seed_everything
+from .common import LoadedModel, normalize_percentile, quiet, seed_everything
 
 __all__ = [
     "RestorationModel",
@@ -66,9 +64,9 @@ def train_care(
     ``loss`` (mean absolute error by default). The weights with the lowest
     validation loss are kept (``weights_best.h5`` in ``basedir/name``).
     """
-    seed_everything(seed, frameworks=("tensorflow",), deterministic=True)
-    with quiet():
+    with quiet():  # imported before seeding, so that a run does not depend on whether csbdeep was loaded earlier
         from csbdeep.models import CARE, Config
+    seed_everything(seed, frameworks=("tensorflow",), deterministic=True)
 
     config = Config(
         "YX",
@@ -146,14 +144,10 @@ def load_n2v(folder):
 # --------------------------------------------------------------------------- one interface
 
 
-@dataclass
-class RestorationModel:
+class RestorationModel(LoadedModel):
     """A loaded restoration model: ``predict(image)`` returns the restored image (float32, same shape)."""
 
-    name: str
-    framework: str
-    _predict: Callable[[np.ndarray], np.ndarray]
-    task: str = "restoration"
+    task = "restoration"
 
     def predict(self, image: np.ndarray, normalized: bool = False) -> np.ndarray:
         """Restore one 2D grey-scale image.

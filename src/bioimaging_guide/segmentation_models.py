@@ -25,13 +25,12 @@ import json
 import logging
 import shutil
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
-from .common import normalize_percentile, quiet, seed_everything
+from .common import LoadedModel, normalize_percentile, quiet, seed_everything
 
 __all__ = [
     "AUGMENTATION",
@@ -314,14 +313,10 @@ def train_cellpose(
 # --------------------------------------------------------------------------- loading and prediction
 
 
-@dataclass
-class SegmentationModel:
+class SegmentationModel(LoadedModel):
     """A loaded segmentation model: ``predict(image)`` returns an int32 label image."""
 
-    name: str
-    framework: str
-    _predict: Callable[[np.ndarray], np.ndarray]
-    task: str = "segmentation"
+    task = "segmentation"
 
     def predict(self, image: np.ndarray) -> np.ndarray:
         """Segment one 2D image (H × W, or H × W × 3 RGB, averaged to grey); normalised here."""
