@@ -78,18 +78,20 @@ def model_folder(name: str) -> Path:
     return path
 
 
+def _folder(name_or_path: str | Path) -> Path:
+    path = Path(name_or_path)
+    return path if path.is_dir() else model_folder(str(name_or_path))
+
+
 def load_training_config(name_or_path: str | Path) -> dict:
     """The complete training recipe (``training.json``) of a shipped model or a model folder."""
-    path = Path(name_or_path)
-    folder = path if path.is_dir() else model_folder(str(name_or_path))
-    return json.loads((folder / "training.json").read_text())
+    return json.loads((_folder(name_or_path) / "training.json").read_text())
 
 
 def model_record(name_or_path: str | Path) -> dict:
     """What a model folder records about its training: ``training`` (the recipe), ``history`` (learning
     curves) and ``metrics`` (test metrics, wall time, environment), each read from its JSON file."""
-    path = Path(name_or_path)
-    folder = path if path.is_dir() else model_folder(str(name_or_path))
+    folder = _folder(name_or_path)
     return {key: json.loads((folder / f"{key}.json").read_text()) for key in ("training", "history", "metrics")}
 
 
@@ -200,6 +202,7 @@ def _train_n2v(cfg: dict, folder: Path, verbose: bool) -> tuple[dict, float]:
         seed=cfg["seed"],
         eval_every=cfg["eval_every"],
         threads=cfg["threads"],
+        progress=verbose,
     )
     save_n2v(model, folder, {"depth": cfg["depth"], "base_channels": cfg["base_channels"]})
     return history, seconds

@@ -138,6 +138,7 @@ def train_n2v(
     eval_every: int = 100,
     max_seconds: float | None = None,
     threads: int | None = 2,
+    progress: bool = False,
 ):
     """Train Noise2Void on noisy patches; returns (model, history, seconds).
 
@@ -159,6 +160,8 @@ def train_n2v(
         Stop early after this much training time (the history says so).
     threads
         CPU threads for PyTorch (the book's timings use 2).
+    progress
+        Show a progress bar (for training from a terminal).
 
     Returns
     -------
@@ -197,6 +200,7 @@ def train_n2v(
         validate=validate,
         eval_every=eval_every,
         max_seconds=max_seconds,
+        progress=progress,
     )
     model.eval()
     return model, history.as_dict(), history.seconds

@@ -38,6 +38,7 @@ import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
+from tqdm.auto import tqdm
 
 __all__ = [
     "ConvBlock",
@@ -339,6 +340,7 @@ def train(
     validate=None,
     eval_every: int = 100,
     max_seconds: float | None = None,
+    progress: bool = False,
 ) -> History:
     """Train ``model`` with the Adam optimiser: the book's one training loop for its PyTorch networks.
 
@@ -376,6 +378,8 @@ def train(
         Steps between two records of the :class:`History`.
     max_seconds
         Stop after this much training time (``History.stopped_early`` says so).
+    progress
+        Show a progress bar (for a reader waiting in a terminal; notebooks keep it off).
     """
     if decay and milestones:
         raise ValueError("choose either decay (cosine schedule) or milestones (step schedule), not both")
@@ -389,7 +393,7 @@ def train(
     best, best_state, running = np.inf, None, []
     start = time.perf_counter()
     model.train()
-    for step in range(1, steps + 1):
+    for step in tqdm(range(1, steps + 1), desc="training", unit="step", disable=not progress):
         x, y = next_batch()
         optimiser.zero_grad()
         loss = loss_fn(model(x), y)
