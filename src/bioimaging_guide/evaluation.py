@@ -243,6 +243,19 @@ class MatchResult(_Scores):
         return values
 
 
+def _scores(tp: int, fp: int, fn: int, n_true: int, sum_iou: float) -> dict:
+    """Every score of :class:`MatchResult` from the counts and the summed IoU of the matched pairs."""
+    return {
+        "precision": _ratio(tp, tp + fp),
+        "recall": _ratio(tp, tp + fn),
+        "f1": _ratio(2 * tp, 2 * tp + fp + fn),
+        "accuracy": _ratio(tp, tp + fp + fn),
+        "panoptic_quality": _ratio(sum_iou, tp + fp / 2 + fn / 2),
+        "mean_matched_iou": _ratio(sum_iou, tp),
+        "mean_true_score": _ratio(sum_iou, n_true),
+    }
+
+
 def _match_from_iou(ov: _Overlaps, thresh: float) -> MatchResult:
     """One-to-one matching at ``thresh``, exactly like ``stardist.matching``.
 
@@ -284,13 +297,7 @@ def _match_from_iou(ov: _Overlaps, thresh: float) -> MatchResult:
         fn=fn,
         n_true=n_true,
         n_pred=n_pred,
-        precision=_ratio(tp, tp + fp),
-        recall=_ratio(tp, tp + fn),
-        f1=_ratio(2 * tp, 2 * tp + fp + fn),
-        accuracy=_ratio(tp, tp + fp + fn),
-        panoptic_quality=_ratio(sum_iou, tp + fp / 2 + fn / 2),
-        mean_matched_iou=_ratio(sum_iou, tp),
-        mean_true_score=_ratio(sum_iou, n_true),
+        **_scores(tp, fp, fn, n_true, sum_iou),
         matched_pairs=tuple(pairs),
         unmatched_gt=tuple(int(i) for i in ov.gt_ids if i not in matched_gt),
         unmatched_pred=tuple(int(i) for i in ov.pred_ids if i not in matched_pred),
@@ -420,15 +427,7 @@ def _pool(per_image: Sequence[MatchResult], thresh: float, by_image: bool) -> Da
         }
     else:
         sum_iou = sum(r.sum_matched_iou for r in per_image)
-        scores = dict(
-            precision=_ratio(tp, tp + fp),
-            recall=_ratio(tp, tp + fn),
-            f1=_ratio(2 * tp, 2 * tp + fp + fn),
-            accuracy=_ratio(tp, tp + fp + fn),
-            panoptic_quality=_ratio(sum_iou, tp + fp / 2 + fn / 2),
-            mean_matched_iou=_ratio(sum_iou, tp),
-            mean_true_score=_ratio(sum_iou, n_true),
-        )
+        scores = _scores(tp, fp, fn, n_true, sum_iou)
     return DatasetMatch(
         thresh=float(thresh),
         tp=tp,
