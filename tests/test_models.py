@@ -51,7 +51,8 @@ def test_card_follows_the_recipe(tmp_path):
     recipe = json.loads((copy / "training.json").read_text())
     recipe["steps"], recipe["learning_rate"] = 1234, 0.0042
     (copy / "training.json").write_text(json.dumps(recipe))
-    card = write_model_card(copy) and (copy / "MODEL_CARD.md").read_text()
+    write_model_card(copy)
+    card = (copy / "MODEL_CARD.md").read_text()
     assert "1234 steps" in card and "0.0042" in card and "3000 steps" not in card
 
 

@@ -256,6 +256,10 @@ def _scores(tp: int, fp: int, fn: int, n_true: int, sum_iou: float) -> dict:
     }
 
 
+#: Names of the scores of :func:`_scores`, in order.
+_SCORE_NAMES = tuple(_scores(0, 0, 0, 0, 0.0))
+
+
 def _match_from_iou(ov: _Overlaps, thresh: float) -> MatchResult:
     """One-to-one matching at ``thresh``, exactly like ``stardist.matching``.
 
@@ -413,18 +417,7 @@ def _pool(per_image: Sequence[MatchResult], thresh: float, by_image: bool) -> Da
         def mean(key: str) -> float:
             return float(np.mean([getattr(r, key) for r in per_image])) if per_image else 0.0
 
-        scores = {
-            k: mean(k)
-            for k in (
-                "precision",
-                "recall",
-                "f1",
-                "accuracy",
-                "panoptic_quality",
-                "mean_matched_iou",
-                "mean_true_score",
-            )
-        }
+        scores = {k: mean(k) for k in _SCORE_NAMES}
     else:
         sum_iou = sum(r.sum_matched_iou for r in per_image)
         scores = _scores(tp, fp, fn, n_true, sum_iou)
