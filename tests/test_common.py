@@ -81,3 +81,18 @@ def test_quiet_silences_python_and_process_level_output(capfd):
 def test_environment_summary():
     env = environment_summary()
     assert {"python", "platform", "cpu_count", "numpy"} <= set(env)
+
+
+def test_library_noise_is_kept_out_of_outputs():
+    """TensorFlow's C++ log lines and Cellpose's torch warning never reach a notebook or the terminal."""
+    code = (
+        "import os, warnings\n"
+        "os.environ.pop('TF_CPP_MIN_LOG_LEVEL', None)\n"
+        "import bioimaging_guide.segmentation_models\n"
+        "print(os.environ['TF_CPP_MIN_LOG_LEVEL'])\n"
+        "warnings.warn('Sparse invariant checks are implicitly disabled. Memory errors ...', UserWarning)\n"
+        "warnings.warn('another warning', UserWarning)\n"
+    )
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert res.stdout.strip() == "3"
+    assert "Sparse invariant" not in res.stderr and "another warning" in res.stderr

@@ -7,8 +7,17 @@ stand in for the parts of `quarto render` that would catch authoring mistakes:
 * every chapter has one level-1 heading with a ``{#sec-…}`` id, ids are unique;
 * every ``@fig-``/``@sec-``/``@eq-``/``@tbl-`` reference resolves to a label in
   the book or in a notebook cell that the book embeds;
-* every ``{{< embed >}}`` names an existing notebook and a cell with that label,
-  a stored image output, a caption and alt text;
+* every ``{{< embed >}}`` names an existing notebook by its project path
+  (``/notebooks/…``, so that Quarto's figure files are not hidden files) and a
+  cell with that label, a stored image output, a caption and alt text;
+* every ``{{< value … >}}`` names a number that its notebook published
+  (``bioimaging_guide.bookvalues``), with valid options;
+* the PDF can print every character: no Greek letters, ≥, ≤, ≈ … outside math
+  (LuaLaTeX's default Latin Modern fonts lack them) in chapters, figure
+  captions and embedded outputs; no stored output line too long for the page
+  and no long inline code (both run past the PDF's margin);
+* ``_quarto.yml`` carries no option that Quarto ignores in book projects
+  (``notebook-links``, ``notebook-view``: the book extension makes the links);
 * every citation ``[@key]`` exists in ``references.bib``;
 * every ``{{< glossary … >}}`` term exists in ``glossary.yml``;
 * every figure has alt text;
@@ -37,6 +46,8 @@ from pathlib import Path
 
 import yaml
 
+from bioimaging_guide.bookvalues import stored_values
+
 # tools/repo.py: this script's folder is on sys.path when it runs (and in tools/tests/conftest.py)
 from repo import CHAPTER_NAME, NOTEBOOK_NAME, chapter_list, load_quarto, load_repo, notebook_chapter
 from repo import problems as repo_problems
@@ -50,6 +61,31 @@ LABEL_DEF = re.compile(r"\{#(?P<label>(?:" + "|".join(CROSSREF_PREFIXES) + r")-[
 FENCE = re.compile(r"^(?P<colons>:{3,})\s*(?P<rest>.*?)\s*$")
 CODE_FENCE = re.compile(r"^(?P<fence>`{3,}|~{3,})")
 GLOSSARY_SHORTCODES = {"glossary"}
+VALUE_OPTIONS = {"digits", "percent", "sign", "nb"}
+# Characters above U+036F that LuaLaTeX's default fonts (Latin Modern Roman and
+# Mono) can print; every other one comes out blank in the PDF unless it is math.
+# (Read from the cmaps of lmroman10-regular.otf and lmmono10-regular.otf.)
+PDF_PRINTABLE = set("ΑΒΓΔΕΖΗΘΙΚΛΜΝΞΟΠΡΣΤΥΦΧΨΩ‐‑–—‖‘’‚“”„†‡•…‰‹›⁄←↑→↓−∕∗√∞℃№Ω⌀◦\u00a0\u2009\u202f")
+PDF_CODE_WIDTH = 72  # characters of Latin Modern Mono that fit the PDF's text width (A4, 11 pt)
+INLINE_CODE_MAX = 30  # longer inline code cannot break and can run past the margin
+MATH_SPAN = re.compile(r"\$\$.*?\$\$|\$[^$]+\$", re.S)
+
+
+def unprintable(text: str) -> list[str]:
+    """Characters of ``text`` the PDF's default fonts cannot print (each once, in order)."""
+    out: list[str] = []
+    for ch in text:
+        if ord(ch) > 0x36F and ch not in PDF_PRINTABLE and ch not in out:
+            out.append(ch)
+    return out
+
+
+def glyph_advice(chars: list[str]) -> str:
+    shown = " ".join(f"'{c}' (U+{ord(c):04X})" for c in chars)
+    return (
+        f"{shown} outside math: LuaLaTeX's default font has no such glyph, so the PDF shows a blank; "
+        "write it as math ($\\tau$, $\\geq$, $\\approx$) or in words"
+    )
 
 
 @dataclass(frozen=True, order=True)
@@ -248,6 +284,7 @@ class BookChecker:
         self.glossary_uses: list[tuple[Path, int, str]] = []
         self.labels: dict[str, str] = {}  # label -> where defined
         self.pending_refs: list[tuple[str, int, str]] = []
+        self.values: dict[Path, dict] = {}  # notebook -> the values it published
         self.repo = None
 
     def add(self, file: Path | str, line: int, message: str) -> None:
@@ -282,6 +319,15 @@ class BookChecker:
                 self.add(p, 1, "chapter files are named NN-topic.qmd")
         if len(set(chapters)) != len(chapters):
             self.add(qpath, 1, "a chapter is listed twice in _quarto.yml")
+        html = ((self.cfg.get("format") or {}).get("html")) or {}
+        for key in ("notebook-links", "notebook-view"):
+            if isinstance(html, dict) and key in html:
+                self.add(
+                    qpath,
+                    line_of(qpath.read_text(encoding="utf-8"), key),
+                    f"format.html.{key} does nothing in a book project (Quarto ignores it); the book extension's "
+                    "notebook-links filter makes the links: remove it",
+                )
         try:
             self.repo = load_repo(self.root)
         except Exception as err:
@@ -388,6 +434,25 @@ class BookChecker:
                     self.check_embed(path, i, raw.strip())
                 elif name in GLOSSARY_SHORTCODES:
                     self.check_glossary(path, i, raw)
+                elif name == "value":
+                    self.check_value(path, i, raw)
+
+        # what the PDF cannot print (math removed, keeping line numbers), and inline code too long to break
+        no_math = MATH_SPAN.sub(lambda m: "\n" * m.group().count("\n"), text)
+        for i, line in enumerate(no_math.split("\n"), 1):
+            bad = unprintable(line)
+            if bad:
+                self.add(path, i, glyph_advice(bad))
+        for node in walk(ast["blocks"]):
+            if node.get("t") == "Code" and len(node["c"][1]) > INLINE_CODE_MAX:
+                content = node["c"][1]
+                self.add(
+                    path,
+                    line_of(text, content),
+                    f"inline code '{content[:30]}…' is {len(content)} characters long and cannot break, so it "
+                    f"runs past the PDF's margin: keep inline code under {INLINE_CODE_MAX} characters "
+                    "(link a long path, or put it in a code block)",
+                )
 
     def check_glossary(self, path: Path, line: int, raw: str) -> None:
         try:
@@ -419,7 +484,15 @@ class BookChecker:
             self.add(path, line, f"embed '{target}' must name a cell: notebook.ipynb#label")
             return
         nbref, label = target.split("#", 1)
-        nb_path = (path.parent / nbref).resolve()
+        if not nbref.startswith("/notebooks/"):
+            self.add(
+                path,
+                line,
+                f"embed '{nbref}': write the notebook's project path, /notebooks/NAME.ipynb (a relative path such "
+                "as ../notebooks/… makes Quarto name the figure files '..-notebooks-…', hidden files that "
+                "GitHub's upload actions leave out of the website)",
+            )
+        nb_path = (self.root / nbref.lstrip("/")) if nbref.startswith("/") else (path.parent / nbref).resolve()
         where = f"{path.relative_to(self.root).as_posix()}:{line}"
         if not nb_path.is_file():
             self.add(path, line, f"embedded notebook '{nbref}' does not exist")
@@ -441,6 +514,80 @@ class BookChecker:
             if not str(opts.get("fig-alt", "")).strip():
                 self.add(path, line, f"cell '{label}' of '{nbref}' has no fig-alt (alt text)")
         self.define(label, where, path, line)
+        self.check_embedded_cell(path, line, nbref, label, cell)
+
+    def check_embedded_cell(self, path: Path, line: int, nbref: str, label: str, cell: dict) -> None:
+        """What an embedded cell brings into the PDF: its caption and its stored text outputs."""
+        opts = cell_options(cell)
+        for key in ("fig-cap", "tbl-cap"):
+            bad = unprintable(MATH_SPAN.sub("", str(opts.get(key, ""))))
+            if bad:
+                self.add(path, line, f"{key} of cell '{label}' in '{nbref}': {glyph_advice(bad)}")
+        for out in cell.get("outputs", []):
+            if out.get("output_type") == "stream":
+                text = "".join(out.get("text", ""))
+            else:
+                data = out.get("data") or {}
+                if any(k.startswith("image/") or k in ("text/latex", "text/markdown") for k in data):
+                    continue
+                text = "".join(data.get("text/plain", ""))
+            bad = unprintable(text)
+            if bad:
+                self.add(
+                    path,
+                    line,
+                    f"stored output of cell '{label}' in '{nbref}' prints {' '.join(bad)}, which the PDF's code font "
+                    "lacks: print the name in words (tau, sigma, >=) and re-run the notebook",
+                )
+            long = [t for t in text.splitlines() if len(t) > PDF_CODE_WIDTH]
+            if long:
+                self.add(
+                    path,
+                    line,
+                    f"stored output of cell '{label}' in '{nbref}' has {len(long)} line(s) longer than "
+                    f"{PDF_CODE_WIDTH} characters, which run past the PDF's margin (longest {max(map(len, long))}): "
+                    "print shorter lines and re-run the notebook",
+                )
+
+    def check_value(self, path: Path, line: int, raw: str) -> None:
+        try:
+            args, kwargs = shortcode_args(raw)
+        except ValueError as err:
+            self.add(path, line, f"value shortcode cannot be parsed ({err})")
+            return
+        if len(args) != 1:
+            self.add(path, line, "usage: {{< value NAME [digits=N] [percent=true] [sign=true] [nb=NOTEBOOK] >}}")
+            return
+        unknown = sorted(set(kwargs) - VALUE_OPTIONS)
+        if unknown:
+            self.add(path, line, f"value '{args[0]}': unknown option(s) {unknown} (known: {sorted(VALUE_OPTIONS)})")
+        digits = kwargs.get("digits")
+        if digits is not None and not (digits.isdigit() and int(digits) <= 10):
+            self.add(path, line, f"value '{args[0]}': digits must be a whole number from 0 to 10, got '{digits}'")
+        for key in ("percent", "sign"):
+            if key in kwargs and kwargs[key].lower() not in ("true", "false", "yes", "no", "1", "0"):
+                self.add(path, line, f"value '{args[0]}': {key} must be true or false")
+        stem = kwargs.get("nb") or path.stem
+        nb_path = self.root / "notebooks" / f"{stem}.ipynb"
+        if not nb_path.is_file():
+            self.add(path, line, f"value '{args[0]}': no notebook notebooks/{stem}.ipynb (name it with nb=…)")
+            return
+        if nb_path not in self.values:
+            try:
+                self.values[nb_path] = stored_values(nb_path)
+            except ValueError as err:
+                self.add(path, line, str(err))
+                self.values[nb_path] = {}
+        values = self.values[nb_path]
+        if not values:
+            self.add(path, line, f"notebooks/{stem}.ipynb publishes no values: add BookValues(…).publish() at its end")
+        elif args[0] not in values:
+            self.add(
+                path,
+                line,
+                f"notebooks/{stem}.ipynb publishes no value '{args[0]}' "
+                f"(it has {len(values)}: {', '.join(sorted(values)[:8])}…); add it with values.add(…) and re-run",
+            )
 
     # -- notebooks ---------------------------------------------------------------
     def check_notebook(self, path: Path, chapters: list[Path]) -> None:

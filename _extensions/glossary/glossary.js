@@ -20,6 +20,7 @@
 
   var lastPointerDown = 0;
   var hoverTimer = null;
+  var suppressFocusOpen = null; // the term Escape is returning focus to
 
   function closest(el, selector) {
     while (el && el.nodeType === 1) {
@@ -104,6 +105,7 @@
   document.addEventListener("focusin", function (event) {
     var btn = closest(event.target, ".glossary-toggle");
     // a focus caused by a mouse press or a tap is handled by "click"
+    if (btn && btn === suppressFocusOpen) return;
     if (btn && !isOpen(btn) && Date.now() - lastPointerDown > 600) {
       open(btn, "focus");
     }
@@ -128,8 +130,17 @@
       var btn = open[i];
       var wrapper = closest(btn, ".glossary-term");
       var hadFocus = wrapper && wrapper.contains(document.activeElement);
+      if (hadFocus && document.activeElement !== btn) {
+        // Focus is on the link inside the popup. Move it back to the term
+        // *before* closing: "focusin" only opens a closed popup, so this
+        // focus does not reopen it (closing first and then focusing the term
+        // used to reopen the popup at once, as if the term had been tabbed
+        // to). The guard covers browsers that deliver the focus late.
+        suppressFocusOpen = btn;
+        btn.focus();
+        window.setTimeout(function () { suppressFocusOpen = null; }, 0);
+      }
       close(btn);
-      if (hadFocus) btn.focus();
     }
   });
 

@@ -52,10 +52,20 @@ evaluation, uncertainty, stats
     test-time augmentation, effect sizes and power.
 cli
     The ``bioimaging-guide`` command: ``segment``, ``denoise``, ``train``.
+bookvalues
+    The numbers a chapter quotes, published by the notebook that computes
+    them (the book extension's ``value`` shortcode prints them).
 
 Authoring tools (book checks, repository-URL sync, notebook scaffolding) are
 not part of this package: they live in ``tools/`` of the repository.
 """
+
+import os as _os
+
+# TensorFlow logs from C++ straight to the terminal (TensorFlow 2.20 on Colab prints nine
+# "NodeDef mentions attribute use_unbounded_threadpool" lines per training); errors that
+# matter still raise Python exceptions. Set before any module of this package imports it.
+_os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 __version__ = "0.1.0"
 

@@ -25,12 +25,17 @@ import json
 import logging
 import shutil
 import time
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
 from .common import LoadedModel, normalize_percentile, quiet, seed_everything
+
+# PyTorch 2.11 warns "Sparse invariant checks are implicitly disabled" from inside Cellpose 3;
+# it concerns Cellpose's internals, not the reader's images, so it stays out of outputs.
+warnings.filterwarnings("ignore", message="Sparse invariant checks", category=UserWarning)
 
 __all__ = [
     "AUGMENTATION",

@@ -18,7 +18,7 @@ import pytest
 
 # tools/bookcheck.py and tools/repo.py, importable through tools/tests/conftest.py
 from bookcheck import chapter_list, check_book, load_quarto
-from repo import VIEW_BEGIN, VIEW_END, sync
+from repo import sync
 
 ROOT = Path(__file__).resolve().parents[2]
 REPO_URL = "https://github.com/example-org/example-book"
@@ -55,9 +55,8 @@ def test_real_book_structure():
     assert cfg["book"]["repo-actions"] == ["edit", "issue"] and cfg["book"]["downloads"] == ["pdf"]
     assert cfg["execute"]["freeze"] == "auto" and (ROOT / cfg["csl"]).is_file()
     assert pdf is not None
-    views = {v["notebook"]: v["url"] for v in html["notebook-view"]}
-    assert set(views) == {p.relative_to(ROOT).as_posix() for p in (ROOT / "notebooks").glob("*.ipynb")}
-    assert all(u.startswith("https://colab.research.google.com/github/") for u in views.values())
+    # Quarto ignores notebook-links/notebook-view in books: the book extension's filter makes the links
+    assert "notebook-view" not in html and "notebook-links" not in html and "book" in cfg["filters"]
 
 
 def test_every_chapter_has_outline_callout_and_sections():
@@ -70,11 +69,22 @@ def test_every_chapter_has_outline_callout_and_sections():
 # ----------------------------------------------------------------------------- fixture book
 
 
-def notebook_json(badge_url=COLAB, counts=(1, 2), install=True, image=True, fig_alt=True, label="fig-demo"):
-    opts = [f"#| label: {label}\n", '#| fig-cap: "A demo figure."\n']
+def notebook_json(
+    badge_url=COLAB,
+    counts=(1, 2),
+    install=True,
+    image=True,
+    fig_alt=True,
+    label="fig-demo",
+    caption="A demo figure.",
+    printed=None,
+):
+    opts = [f"#| label: {label}\n", f'#| fig-cap: "{caption}"\n']
     if fig_alt:
         opts.append('#| fig-alt: "A single grey pixel."\n')
     out = [{"output_type": "display_data", "metadata": {}, "data": {"image/png": PNG_1PX, "text/plain": ["<Figure>"]}}]
+    if printed is not None:
+        out.append({"output_type": "stream", "name": "stdout", "text": [printed + "\n"]})
     pip_spec = f"bioimaging-guide[dl] @ git+{REPO_URL}@main"
     install_src = [
         "import sys\n",
@@ -116,7 +126,7 @@ CHAPTER = """\
 As @fig-demo shows, and as discussed in @sec-demo-first, images help [@doe2020demo].
 The {{< glossary IoU >}} and {{< glossary "ground truth" display="GT" >}} matter.
 
-{{< embed ../notebooks/01-demo.ipynb#fig-demo >}}
+{{< embed /notebooks/01-demo.ipynb#fig-demo >}}
 
 ![A local picture of a cell.](cell.png){#fig-local}
 
@@ -133,12 +143,7 @@ def book(tmp_path: Path) -> Path:
         f"book:\n  title: Demo\n  repo-url: {REPO_URL}\n"
         "  chapters:\n    - index.qmd\n    - chapters/01-demo.qmd\n"
         "bibliography: references.bib\n"
-        "format:\n  html:\n    notebook-view:\n"
-        f"{VIEW_BEGIN}\n"
-        f"      - notebook: {NB}\n"
-        '        title: "Demo"\n'
-        f"        url: {COLAB}\n"
-        f"{VIEW_END}\n",
+        "format:\n  html:\n    toc: true\n",
         encoding="utf-8",
     )
     (tmp_path / "index.qmd").write_text("# Welcome {.unnumbered}\n\nHello.\n", encoding="utf-8")
@@ -170,6 +175,16 @@ def edit(path: Path, old: str, new: str) -> None:
 def write_notebook(**kwargs):
     """A mutation: replace the fixture's notebook with ``notebook_json(**kwargs)``."""
     return lambda b: (b / NB).write_text(json.dumps(notebook_json(**kwargs)))
+
+
+def publish_values(b: Path, values: dict) -> None:
+    """Give the fixture's notebook a last cell that published ``values`` (as BookValues.publish stores them)."""
+    nb = json.loads((b / NB).read_text())
+    data = {"application/vnd.bioimaging-guide.values+json": {"values": values}, "text/plain": ["values"]}
+    cell = {"cell_type": "code", "execution_count": 3, "metadata": {}, "source": ["values.publish()"]}
+    cell["outputs"] = [{"output_type": "display_data", "metadata": {}, "data": data}]
+    nb["cells"].append(cell)
+    (b / NB).write_text(json.dumps(nb))
 
 
 def copy_notebook(name: str):
@@ -251,7 +266,7 @@ BROKEN = {
         lambda b: edit(b / CH, "01-demo.ipynb#fig-demo", "01-demo-nope.ipynb#fig-demo"),
         CH,
         14,
-        "'../notebooks/01-demo-nope.ipynb' does not exist",
+        "'/notebooks/01-demo-nope.ipynb' does not exist",
     ),
     "embed of missing cell": (
         lambda b: edit(b / CH, "#fig-demo >}}", "#fig-other >}}"),
@@ -325,11 +340,78 @@ BROKEN = {
     ),
     "out-of-order execution counts": (write_notebook(counts=(3, 2)), NB, 1, "not 1..N"),
     "unexecuted notebook": (write_notebook(counts=(None, None), image=False), NB, 1, "never run"),
-    "notebook missing from notebook-view": (
-        lambda b: edit(b / "_quarto.yml", f"notebook: {NB}", "notebook: notebooks/09-gone.ipynb"),
+    "relative embed path (hidden figure files)": (
+        lambda b: edit(b / CH, "{{< embed /notebooks/", "{{< embed ../notebooks/"),
+        CH,
+        14,
+        "write the notebook's project path, /notebooks/NAME.ipynb",
+    ),
+    "value from a notebook that publishes none": (
+        lambda b: edit(b / CH, "See @fig-local.", "See @fig-local ({{< value psnr digits=1 >}} dB)."),
+        CH,
+        18,
+        "notebooks/01-demo.ipynb publishes no values",
+    ),
+    "value the notebook does not publish": (
+        lambda b: (
+            publish_values(b, {"psnr": {"value": 30.2, "tol": 0.05}}),
+            edit(b / CH, "See @fig-local.", "See @fig-local ({{< value ssim digits=2 >}})."),
+        ),
+        CH,
+        18,
+        "publishes no value 'ssim' (it has 1: psnr",
+    ),
+    "value with an unknown option": (
+        lambda b: (
+            publish_values(b, {"psnr": {"value": 30.2, "tol": 0.05}}),
+            edit(b / CH, "See @fig-local.", "See @fig-local ({{< value psnr dgits=1 >}})."),
+        ),
+        CH,
+        18,
+        "unknown option(s) ['dgits']",
+    ),
+    "value from a missing notebook": (
+        lambda b: edit(b / CH, "See @fig-local.", "See @fig-local ({{< value psnr nb=01-gone >}})."),
+        CH,
+        18,
+        "no notebook notebooks/01-gone.ipynb",
+    ),
+    "Greek letter in prose": (
+        lambda b: edit(b / CH, "images help", "images at τ = 0.5 help"),
+        CH,
+        11,
+        "'τ' (U+03C4) outside math",
+    ),
+    "inequality sign in a figure caption": (
+        lambda b: edit(b / CH, "![A local picture of a cell.]", "![A cell with IoU ≥ 0.5.]"),
+        CH,
+        16,
+        "'≥' (U+2265) outside math",
+    ),
+    "Greek letter in an embedded caption": (
+        write_notebook(caption="At α = 0.05."),
+        CH,
+        14,
+        "fig-cap of cell 'fig-demo'",
+    ),
+    "long stored output line in an embedded cell": (
+        write_notebook(printed="x" * 90),
+        CH,
+        14,
+        "1 line(s) longer than 72 characters",
+    ),
+    "Greek letter in an embedded output": (write_notebook(printed="sigma = 1, σ"), CH, 14, "prints σ"),
+    "long inline code": (
+        lambda b: edit(b / CH, "See @fig-local.", "See `notebooks/01-demo-a-very-long-name.ipynb`."),
+        CH,
+        18,
+        "is 39 characters long and cannot break",
+    ),
+    "notebook-view in _quarto.yml": (
+        lambda b: edit(b / "_quarto.yml", "    toc: true\n", "    toc: true\n    notebook-view: []\n"),
         "_quarto.yml",
-        1,
-        "notebook-view block does not list every notebook",
+        None,
+        "format.html.notebook-view does nothing in a book project",
     ),
     "duplicate label": (
         lambda b: edit(b / CH, "See @fig-local.", "![Another cell.](b.png){#fig-local}\n\nSee @fig-local."),
@@ -354,7 +436,7 @@ def test_check_fails_on_broken_fixture(book, name):
 
 def test_a_chapter_can_have_more_notebooks(book):
     shutil.copy(book / NB, book / "notebooks" / "01-demo-second-part.ipynb")
-    sync(book)  # lists the new notebook in notebook-view and points its badge at itself
+    sync(book)  # points the new notebook's badge at itself
     assert check_book(book) == []
 
 
@@ -364,6 +446,12 @@ def test_chapters_and_their_numbers_come_from_quarto_yml(book):
     edit(book / "_quarto.yml", listed, listed + "    - chapters/12-late.qmd\n")
     shutil.copy(book / NB, book / "notebooks" / "12-late.ipynb")
     sync(book)
+    assert check_book(book) == []
+
+
+def test_a_published_value_passes(book):
+    publish_values(book, {"psnr": {"value": 30.2, "tol": 0.05}})
+    edit(book / CH, "See @fig-local.", "See @fig-local ({{< value psnr digits=1 >}} dB, $\\tau \\geq 0.5$).")
     assert check_book(book) == []
 
 

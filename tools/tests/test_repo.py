@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+import colab_check  # tools/colab_check.py: runs the install cell without installing anything
 import repo  # tools/repo.py, importable through tools/tests/conftest.py
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -26,6 +27,10 @@ def book(tmp_path):
 
 def test_real_repository_is_consistent():
     assert repo.problems(ROOT) == []
+
+
+def test_notebooks_carry_the_current_install_cell():
+    assert repo.install_cell_problems(ROOT) == [], "run: python tools/repo.py sync"
 
 
 def test_colab_url_and_badge():
@@ -46,15 +51,36 @@ def test_changing_the_url_once_is_detected_and_synced(book):
     old = repo.load_repo(book).url
     q.write_text(q.read_text().replace(f"repo-url: {old}", "repo-url: https://github.com/new-org/new-book"))
     found = repo.problems(book)
-    assert any("notebook-view" in p for p in found)
     assert any("CITATION.cff" in p for p in found)
     assert any("badge" in p for p in found)
     changed = repo.sync(book)
-    assert "_quarto.yml" in changed and "CITATION.cff" in changed
-    assert repo.problems(book) == []
+    assert "CITATION.cff" in changed and any(c.startswith("notebooks/") for c in changed)
+    assert repo.problems(book) == [] and repo.install_cell_problems(book) == []
     nb = json.loads(next((book / "notebooks").glob("*.ipynb")).read_text())
     assert "new-org/new-book" in "".join(nb["cells"][0]["source"])
-    assert "bioimaging-guide[dl] @ git+https://github.com/new-org/new-book@main" in "".join(nb["cells"][1]["source"])
+    install = "".join(nb["cells"][1]["source"])
+    assert install == repo.install_cell_source(repo.load_repo(book))
+    assert '"bioimaging-guide @ git+https://github.com/new-org/new-book@main"' in install
+
+
+def test_an_outdated_install_cell_is_reported_and_synced(book):
+    nb_path = next((book / "notebooks").glob("*.ipynb"))
+    repo.sync(book)
+    assert repo.install_cell_problems(book) == []
+    url = repo.load_repo(book).url
+    nb = json.loads(nb_path.read_text())
+    nb["cells"][1]["source"] = [  # an older cell, from the right repository
+        "import sys\n",
+        'if "google.colab" in sys.modules:\n',
+        f"    !pip install 'bioimaging-guide[dl] @ git+{url}@main'\n",
+    ]
+    nb_path.write_text(json.dumps(nb, indent=1) + "\n")
+    assert repo.problems(book) == []  # the repository URL is right
+    assert repo.install_cell_problems(book) == [
+        f"notebooks/{nb_path.name}: the Colab install cell is not the one tools/repo.py writes"
+    ]
+    assert repo.sync(book) == [f"notebooks/{nb_path.name}"]
+    assert repo.install_cell_problems(book) == []
 
 
 def test_new_notebook_scaffold(book):
@@ -119,3 +145,51 @@ def test_welcome_bibtex_matches_citation_cff():
     assert fields["year"] == str(cff["date-released"])[:4]
     assert fields["version"] == cff["version"]
     assert fields["url"] == cff["url"]
+
+
+# ----------------------------------------------------------------------------- the Colab install cell
+
+REPO = repo.Repo("https://github.com/org/book", "main")
+FREEZE = """\
+# a comment, as in Colab's published list
+numpy==2.1.3
+tifffile==2026.8.16
+torch @ https://download.pytorch.org/whl/cpu/torch-2.11.0%2Bcpu-cp313-cp313-manylinux_2_28_x86_64.whl
+-e git+https://github.com/org/tool@abc#egg=tool
+"""
+
+
+def test_install_cell_does_nothing_outside_colab(tmp_path):
+    cell = repo.install_cell_source(REPO)
+    assert colab_check.record_pip_commands(cell, FREEZE, on_colab=False, tmpdir=tmp_path) == []
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_install_cell_keeps_every_colab_version_and_installs_cellpose_alone(tmp_path):
+    cell = repo.install_cell_source(REPO)
+    first, last = colab_check.record_pip_commands(cell, FREEZE, tmpdir=tmp_path)
+    # everything but Cellpose: under constraints listing Colab's versions (its pinned lines only)
+    assert first[:4] == ["install", "-q", "-c", first[3]]
+    assert Path(first[3]).read_text().splitlines() == ["numpy==2.1.3", "tifffile==2026.8.16"]
+    assert first[4:] == [
+        *repo.COLAB_TOOLS,
+        *repo.COLAB_CELLPOSE_NEEDS,
+        "bioimaging-guide @ git+https://github.com/org/book@main",
+    ]
+    assert REPO.pip_spec == "bioimaging-guide @ git+https://github.com/org/book@main"  # no [dl]: see pip_spec
+    # Cellpose last, without its dependencies: pip neither enforces nor reports its numpy<2.1
+    assert last == ["install", "-q", "--no-deps", repo.COLAB_CELLPOSE]
+
+
+def test_install_cell_installs_the_dl_extra_at_its_versions():
+    tomllib = pytest.importorskip("tomllib")
+    dl = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]["dl"]
+    assert sorted(dl) == sorted([*repo.COLAB_TOOLS, repo.COLAB_CELLPOSE])
+
+
+def test_install_cell_is_short_and_readable():
+    cell = repo.install_cell_source(REPO)
+    lines = cell.splitlines()
+    assert len(lines) <= 30
+    assert max(len(line) for line in lines if "git+" not in line) <= 90
+    assert lines[0].startswith("# Runs only on Google Colab")
