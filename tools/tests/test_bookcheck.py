@@ -405,7 +405,7 @@ BROKEN = {
         lambda b: edit(b / CH, "See @fig-local.", "See `notebooks/01-demo-a-very-long-name.ipynb`."),
         CH,
         18,
-        "is 39 characters long and cannot break",
+        "is 40 characters long and cannot break",
     ),
     "notebook-view in _quarto.yml": (
         lambda b: edit(b / "_quarto.yml", "    toc: true\n", "    toc: true\n    notebook-view: []\n"),
