@@ -1,8 +1,10 @@
 """Tests for the book's own Quarto extension (_extensions/book/), run with `pandoc lua` like the glossary's.
 
 * ``value.lua``: the ``{{< value NAME >}}`` shortcode prints a number that a
-  notebook published (bioimaging_guide.bookvalues), rounded as asked, and stops
-  the render on anything it cannot resolve. It is called through the glossary's
+  notebook published (bioimaging_guide.bookvalues), rounded as asked, finds the
+  notebook by the name alone (the PDF is rendered as one document, so the
+  chapter's file name cannot tell), and stops the render on anything it cannot
+  resolve, an ambiguous name included. It is called through the glossary's
   test harness, which stubs Quarto's Lua API and calls shortcodes as Quarto does.
 * ``notebook-links.lua``: the filter that links each chapter and each embedded
   cell to its notebook in Colab and on GitHub, and removes the machine path
@@ -71,13 +73,16 @@ def project(tmp_path: Path) -> Path:
         json.dumps(notebook("Chapter 6: Optics part", {"strehl": {"value": 0.8, "tol": 0}}))
     )
     (nbs / "07-other.ipynb").write_text(json.dumps(notebook("Chapter 7: Without values")))
+    (nbs / "08-twin.ipynb").write_text(
+        json.dumps(notebook("Chapter 8: Shares a name", {"psnr": {"value": 1.0, "tol": 0}}))
+    )
     return tmp_path
 
 
 # ---------------------------------------------------------------------------- value shortcode
 
 
-def run_value(project: Path, calls: list[dict], input_file: str = "chapters/06-demo.qmd", fmt: str = "html"):
+def run_value(project: Path, calls: list[dict], input_file: str = "index.qmd", fmt: str = "html"):
     spec = {
         "lua_file": str(EXT / "value.lua"),
         "format": fmt,
@@ -100,14 +105,14 @@ def test_value_prints_the_published_number_rounded_as_asked(project):
     got = values_of(
         project,
         [
-            {"args": ["psnr"], "kwargs": {"digits": "1"}},
-            {"args": ["psnr"], "kwargs": {"digits": "3"}},
-            {"args": ["psnr"]},  # a float: two decimals by default
+            {"args": ["psnr"], "kwargs": {"digits": "1", "nb": "06-demo"}},
+            {"args": ["psnr"], "kwargs": {"digits": "3", "nb": "06-demo"}},
+            {"args": ["psnr"], "kwargs": {"nb": "06-demo"}},  # a float: two decimals by default
             {"args": ["n_nuclei"]},  # a whole number: no decimals
             {"args": ["fraction"], "kwargs": {"percent": "true", "digits": "1"}},
             {"args": ["gain"], "kwargs": {"digits": "2"}},  # never "-0.00"
             {"args": ["delta"], "kwargs": {"digits": "1", "sign": "true"}},
-            {"args": ["strehl"], "kwargs": {"nb": "06-demo-optics", "digits": "2"}},
+            {"args": ["strehl"], "kwargs": {"digits": "2"}},  # found by its name alone (only 06-demo-optics has it)
             {"args": ["difference"], "kwargs": {"digits": "3"}},  # a typographic minus
             {"args": ["difference"], "kwargs": {"digits": "1", "sign": "true"}},  # rounds to zero: no sign
             {"args": ["steps"]},  # four digits: no separator
@@ -127,20 +132,25 @@ def test_the_shortcode_is_the_only_registered_handler(project):
 
 
 @pytest.mark.parametrize(
-    ("call", "input_file", "message"),
+    ("call", "message"),
     [
-        ({"args": ["psnr_care"]}, "chapters/06-demo.qmd", "publishes no value 'psnr_care' (it has: big_float, delta"),
-        ({"args": ["psnr"], "kwargs": {"dgits": "1"}}, "chapters/06-demo.qmd", "unknown option 'dgits'"),
-        ({"args": ["psnr"], "kwargs": {"digits": "one"}}, "chapters/06-demo.qmd", "digits must be a whole number"),
-        ({"args": ["psnr"], "kwargs": {"percent": "maybe"}}, "chapters/06-demo.qmd", "expected true or false"),
-        ({"args": ["psnr"]}, "chapters/05-missing.qmd", "no notebook"),
-        ({"args": ["psnr"], "kwargs": {"nb": "07-other"}}, "chapters/06-demo.qmd", "publishes no values"),
-        ({"args": []}, "chapters/06-demo.qmd", "usage:"),
-        ({"args": ["psnr", "extra"]}, "chapters/06-demo.qmd", "usage:"),
+        (
+            {"args": ["psnr_care"], "kwargs": {"nb": "06-demo"}},
+            "publishes no value 'psnr_care' (it has: big_float, delta",
+        ),
+        ({"args": ["psnr_care"]}, "no notebook in notebooks/ publishes a value 'psnr_care'"),
+        ({"args": ["psnr"]}, "several notebooks publish 'psnr' (06-demo, 08-twin); say which with nb="),
+        ({"args": ["delta"], "kwargs": {"dgits": "1"}}, "unknown option 'dgits'"),
+        ({"args": ["delta"], "kwargs": {"digits": "one"}}, "digits must be a whole number"),
+        ({"args": ["delta"], "kwargs": {"percent": "maybe"}}, "expected true or false"),
+        ({"args": ["delta"], "kwargs": {"nb": "05-missing"}}, "no notebook"),
+        ({"args": ["psnr"], "kwargs": {"nb": "07-other"}}, "publishes no values"),
+        ({"args": []}, "usage:"),
+        ({"args": ["psnr", "extra"]}, "usage:"),
     ],
 )
-def test_value_stops_the_render_with_a_message_that_says_what_to_do(project, call, input_file, message):
-    res = run_value(project, [call], input_file=input_file)
+def test_value_stops_the_render_with_a_message_that_says_what_to_do(project, call, message):
+    res = run_value(project, [call])
     assert res.returncode != 0
     assert "[value]" in res.stderr and message in res.stderr, res.stderr
 
@@ -248,3 +258,26 @@ def test_a_bad_repository_url_stops_the_render(project):
         cwd=project,
     )
     assert res.returncode != 0 and "book.repo-url must be https://github.com/OWNER/NAME" in res.stderr
+
+
+def test_pdf_book_gets_one_box_per_chapter(project):
+    """The PDF edition is one document (input file index.qmd): each chapter's box lists only its own notebooks."""
+    two = (
+        EMBED.format(abs="/b")
+        + "\n# Outlook {#sec-outlook}\n\nNo notebook here.\n\n"
+        + (
+            ':::{.quarto-embed-nb-cell notebook="/b/notebooks/07-other.ipynb" notebook-cellId="fig-x"}\n\n'
+            "![X.](x.png){#fig-x}\n\n:::\n"
+        )
+    )
+    tex = run_filter(
+        project,
+        "latex",
+        name="index.qmd",
+        text=two.replace('07-other.ipynb" notebook-cellId="cell-7', '06-demo-optics.ipynb" notebook-cellId="cell-7'),
+    )
+    chapters = tex.split("\\chapter")[1:] if "\\chapter" in tex else tex.split("\\section")[1:]
+    assert len(chapters) == 2
+    assert "06-demo.ipynb" in chapters[0] and "06-demo-optics.ipynb" in chapters[0] and "07-other" not in chapters[0]
+    assert chapters[0].index("notebooks/06-demo.ipynb") < chapters[0].index("notebooks/06-demo-optics.ipynb")
+    assert "07-other.ipynb" in chapters[1] and "06-demo" not in chapters[1]

@@ -10,8 +10,9 @@ stand in for the parts of `quarto render` that would catch authoring mistakes:
 * every ``{{< embed >}}`` names an existing notebook by its project path
   (``/notebooks/…``, so that Quarto's figure files are not hidden files) and a
   cell with that label, a stored image output, a caption and alt text;
-* every ``{{< value … >}}`` names a number that its notebook published
-  (``bioimaging_guide.bookvalues``), with valid options;
+* every ``{{< value … >}}`` names a number that exactly one notebook published
+  (or the notebook given with ``nb=``; ``bioimaging_guide.bookvalues``), with
+  valid options;
 * the PDF can print every character: no Greek letters, ≥, ≤, ≈ … outside math
   (LuaLaTeX's default Latin Modern fonts lack them) in chapters, figure
   captions and embedded outputs; no stored output line too long for the page
@@ -567,18 +568,29 @@ class BookChecker:
         for key in ("percent", "sign"):
             if key in kwargs and kwargs[key].lower() not in ("true", "false", "yes", "no", "1", "0"):
                 self.add(path, line, f"value '{args[0]}': {key} must be true or false")
-        stem = kwargs.get("nb") or path.stem
+        stem = kwargs.get("nb")
+        if stem is None:  # the one notebook that publishes the name (as the book extension finds it)
+            owners = [
+                nb.stem for nb in sorted((self.root / "notebooks").glob("*.ipynb")) if args[0] in self.published(nb)
+            ]
+            if len(owners) != 1:
+                self.add(
+                    path,
+                    line,
+                    f"value '{args[0]}': "
+                    + (
+                        f"several notebooks publish it ({', '.join(owners)}); say which with nb=…"
+                        if owners
+                        else "no notebook publishes it; add it with values.add(…) in the notebook that computes it "
+                        "and re-run that notebook"
+                    ),
+                )
+            return
         nb_path = self.root / "notebooks" / f"{stem}.ipynb"
         if not nb_path.is_file():
             self.add(path, line, f"value '{args[0]}': no notebook notebooks/{stem}.ipynb (name it with nb=…)")
             return
-        if nb_path not in self.values:
-            try:
-                self.values[nb_path] = stored_values(nb_path)
-            except ValueError as err:
-                self.add(path, line, str(err))
-                self.values[nb_path] = {}
-        values = self.values[nb_path]
+        values = self.published(nb_path)
         if not values:
             self.add(path, line, f"notebooks/{stem}.ipynb publishes no values: add BookValues(…).publish() at its end")
         elif args[0] not in values:
@@ -588,6 +600,16 @@ class BookChecker:
                 f"notebooks/{stem}.ipynb publishes no value '{args[0]}' "
                 f"(it has {len(values)}: {', '.join(sorted(values)[:8])}…); add it with values.add(…) and re-run",
             )
+
+    def published(self, nb_path: Path) -> dict:
+        """The values a notebook published (cached); a notebook that publishes twice is reported."""
+        if nb_path not in self.values:
+            try:
+                self.values[nb_path] = stored_values(nb_path)
+            except ValueError as err:
+                self.add(nb_path, 1, str(err))
+                self.values[nb_path] = {}
+        return self.values[nb_path]
 
     # -- notebooks ---------------------------------------------------------------
     def check_notebook(self, path: Path, chapters: list[Path]) -> None:

@@ -171,16 +171,6 @@ return {
         return "https://github.com/" .. slug .. "/blob/" .. branch .. "/" .. rel
       end
       local latex = is_latex()
-      local used, order = {}, {}
-      local function use(rel)
-        if not used[rel] then
-          used[rel] = true
-          order[#order + 1] = rel
-        end
-      end
-      for _, rel in ipairs(chapter_notebooks()) do
-        use(rel)
-      end
 
       -- the line under an embedded cell
       local function source_line(rel, label)
@@ -207,61 +197,91 @@ return {
         return pandoc.Div({ pandoc.Para(inlines) }, pandoc.Attr("", { "notebook-source" }))
       end
 
-      doc.blocks = doc.blocks:walk({
-        Div = function(div)
-          if not div.classes:includes("quarto-embed-nb-cell") then
-            return nil
-          end
-          local rel = notebook_rel(str(div.attributes["notebook"]))
-          local label = str(div.attributes["notebook-cellId"])
-          div.attributes["notebook"] = nil
-          div.attributes["notebook-title"] = nil
-          div.attributes["notebook-cellId"] = nil
-          if rel then
-            use(rel)
-            div.content:insert(source_line(rel, label))
-          end
-          return div
-        end,
-      })
+      local function embeds(block, found)
+        return pandoc.Blocks({ block }):walk({
+          Div = function(div)
+            if not div.classes:includes("quarto-embed-nb-cell") then
+              return nil
+            end
+            local rel = notebook_rel(str(div.attributes["notebook"]))
+            local label = str(div.attributes["notebook-cellId"])
+            div.attributes["notebook"] = nil
+            div.attributes["notebook-title"] = nil
+            div.attributes["notebook-cellId"] = nil
+            if rel then
+              found[#found + 1] = rel
+              div.content:insert(source_line(rel, label))
+            end
+            return div
+          end,
+        })
+      end
 
-      if #order == 0 then
-        return doc
-      end
-      -- the box under the chapter title
-      local items = {}
-      for _, rel in ipairs(order) do
-        local title = notebook_title(rel)
-        local inl = pandoc.Inlines({})
-        if title ~= "" then
-          inl:extend({ pandoc.Emph(pandoc.Inlines(title)), pandoc.Str(":"), pandoc.Space() })
+      -- the box under a chapter title: the chapter's notebooks, main notebook first
+      local function box(rels)
+        local seen, order = {}, {}
+        for _, rel in ipairs(rels) do
+          if not seen[rel] then
+            seen[rel] = true
+            order[#order + 1] = rel
+          end
         end
-        if latex then
-          inl:extend({ pandoc.Link({ pandoc.Code(rel) }, github(rel)), pandoc.Space(), pandoc.Str("("),
-            pandoc.Link(pandoc.Inlines("open in Google Colab"), colab(rel)), pandoc.Str(")") })
-        else
-          local name = rel:match("([^/]+)$")
-          inl:extend({ pandoc.Link(pandoc.Inlines("Open in Colab"), colab(rel), "", { ["aria-label"] = "Open in Colab: " .. name }),
-            pandoc.Space(), pandoc.Str("·"), pandoc.Space(),
-            pandoc.Link(pandoc.Inlines("view on GitHub"), github(rel), "", { ["aria-label"] = "view on GitHub: " .. name }) })
+        -- the chapter's main notebook first: "06-x" sorts before "06-x-part" once ".ipynb" is stripped
+        table.sort(order, function(x, y)
+          return x:gsub("%.ipynb$", "") < y:gsub("%.ipynb$", "")
+        end)
+        local items = {}
+        for _, rel in ipairs(order) do
+          local title = notebook_title(rel)
+          local inl = pandoc.Inlines({})
+          if title ~= "" then
+            inl:extend({ pandoc.Emph(pandoc.Inlines(title)), pandoc.Str(":"), pandoc.Space() })
+          end
+          if latex then
+            inl:extend({ pandoc.Link({ pandoc.Code(rel) }, github(rel)), pandoc.Space(), pandoc.Str("("),
+              pandoc.Link(pandoc.Inlines("open in Google Colab"), colab(rel)), pandoc.Str(")") })
+          else
+            local name = rel:match("([^/]+)$")
+            inl:extend({ pandoc.Link(pandoc.Inlines("Open in Colab"), colab(rel), "", { ["aria-label"] = "Open in Colab: " .. name }),
+              pandoc.Space(), pandoc.Str("·"), pandoc.Space(),
+              pandoc.Link(pandoc.Inlines("view on GitHub"), github(rel), "", { ["aria-label"] = "view on GitHub: " .. name }) })
+          end
+          items[#items + 1] = { pandoc.Plain(inl) }
         end
-        items[#items + 1] = { pandoc.Plain(inl) }
+        local intro = #order == 1 and "The notebook of this chapter runs every analysis shown here:"
+            or "The notebooks of this chapter run every analysis shown here:"
+        return pandoc.Div({ pandoc.Para(pandoc.Inlines(intro)), pandoc.BulletList(items) },
+          pandoc.Attr("", { "notebook-links" }))
       end
-      local intro = #order == 1 and "The notebook of this chapter runs every analysis shown here:"
-          or "The notebooks of this chapter run every analysis shown here:"
-      local box = pandoc.Div({ pandoc.Para(pandoc.Inlines(intro)), pandoc.BulletList(items) },
-        pandoc.Attr("", { "notebook-links" }))
-      local out = pandoc.Blocks({})
-      local placed = false
+
+      -- Each level-1 heading starts a chapter (one per page on the website; all of them in the PDF,
+      -- which is rendered as one document): its box lists the notebooks embedded up to the next one.
+      local sections = { { head = nil, blocks = pandoc.Blocks({}), rels = {} } }
       for _, block in ipairs(doc.blocks) do
-        out:insert(block)
-        if not placed and block.t == "Header" and block.level == 1 then
-          out:insert(box)
-          placed = true
+        if block.t == "Header" and block.level == 1 then
+          sections[#sections + 1] = { head = block, blocks = pandoc.Blocks({}), rels = {} }
+        else
+          local current = sections[#sections]
+          current.blocks:extend(embeds(block, current.rels))
         end
       end
-      if not placed then
-        out:insert(1, box)
+      for _, rel in ipairs(chapter_notebooks()) do -- notebooks named after this file, embedded or not
+        local target = sections[2] or sections[1]
+        target.rels[#target.rels + 1] = rel
+      end
+      local out = pandoc.Blocks({})
+      for i, section in ipairs(sections) do
+        if section.head then
+          out:insert(section.head)
+        end
+        if #section.rels > 0 then
+          if i == 1 then
+            out:insert(1, box(section.rels)) -- a page without a chapter title
+          else
+            out:insert(box(section.rels))
+          end
+        end
+        out:extend(section.blocks)
       end
       doc.blocks = out
       return doc

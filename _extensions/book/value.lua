@@ -1,15 +1,18 @@
 --[[
 value.lua -- print a number that a notebook computed, never a retyped copy.
 
-  {{< value care_psnr digits=1 >}}            from notebooks/<this chapter's file name>.ipynb
-  {{< value strehl nb=06-image-restoration-adaptive-optics digits=2 >}}
+  {{< value care_psnr digits=1 >}}            from the one notebook in notebooks/ that publishes it
+  {{< value f1_stardist nb=09-training-models digits=3 >}}   (a name several notebooks publish)
   {{< value foreground_fraction percent=true digits=0 >}}   (x 100; write the % sign yourself)
   {{< value gain_difference digits=1 sign=true >}}          (+0.3 / −0.3)
 
 The notebook publishes its values with bioimaging_guide.bookvalues.BookValues
 (its last cell); they are stored in the committed notebook's output under the
-MIME type below. An unknown notebook, value or option stops the render with a
-message that says what to do.
+MIME type below. A value is found by its name in whichever notebook publishes
+it; a name that several notebooks publish needs nb=<notebook file stem>.
+(The chapter's file name cannot stand in: the PDF edition is rendered as one
+document.) An unknown notebook, value or option, or an ambiguous name, stops
+the render with a message that says what to do.
 
 Options: digits=N (decimals; default 0 for whole numbers, else 2),
 percent=true, sign=true, nb=<notebook file stem>.
@@ -43,27 +46,33 @@ local function project_directory()
   return pandoc.system.get_working_directory()
 end
 
-local function input_file()
-  if quarto and quarto.doc and quarto.doc.input_file and quarto.doc.input_file ~= "" then
-    return quarto.doc.input_file
-  end
-  return (PANDOC_STATE and PANDOC_STATE.input_files and PANDOC_STATE.input_files[1]) or ""
+local cache, texts = {}, {}
+
+local function notebooks_folder()
+  return pandoc.path.join({ project_directory(), "notebooks" })
 end
 
-local cache = {}
+local function notebook_text(stem)
+  if texts[stem] == nil then
+    local f = io.open(pandoc.path.join({ notebooks_folder(), stem .. ".ipynb" }), "rb")
+    texts[stem] = f and f:read("a") or false
+    if f then
+      f:close()
+    end
+  end
+  return texts[stem] or nil
+end
 
 -- {name = {value=, tol=|rtol=}} of one notebook, read once per render.
 local function notebook_values(stem)
   if cache[stem] then
     return cache[stem]
   end
-  local path = pandoc.path.join({ project_directory(), "notebooks", stem .. ".ipynb" })
-  local f = io.open(path, "rb")
-  if not f then
+  local path = pandoc.path.join({ notebooks_folder(), stem .. ".ipynb" })
+  local text = notebook_text(stem)
+  if not text then
     fail("no notebook " .. path .. " (nb=" .. stem .. "); name the notebook with nb=<file name without .ipynb>")
   end
-  local text = f:read("a")
-  f:close()
   local ok, nb = pcall(pandoc.json.decode, text, false)
   if not ok or type(nb) ~= "table" then
     fail(path .. " is not valid notebook JSON")
@@ -85,6 +94,35 @@ local function notebook_values(stem)
   end
   cache[stem] = found
   return found
+end
+
+-- The notebook that publishes `name`: the only one (a quick text search first, so that only
+-- notebooks that mention the name are parsed).
+local function notebook_of(name)
+  local ok, files = pcall(pandoc.system.list_directory, notebooks_folder())
+  if not ok then
+    fail("no notebooks/ folder in " .. project_directory())
+  end
+  table.sort(files)
+  local owners = {}
+  for _, file in ipairs(files) do
+    local stem = file:match("^(.*)%.ipynb$")
+    local text = stem and notebook_text(stem)
+    if text and text:find(MIME, 1, true) and text:find('"' .. name .. '"', 1, true) then
+      local values = notebook_values(stem)
+      if type(values[name]) == "table" then
+        owners[#owners + 1] = stem
+      end
+    end
+  end
+  if #owners == 0 then
+    fail("no notebook in notebooks/ publishes a value '" .. name .. "'; add it with values.add(...) in the "
+      .. "notebook that computes it and re-execute that notebook (or check the spelling)")
+  elseif #owners > 1 then
+    fail("several notebooks publish '" .. name .. "' (" .. table.concat(owners, ", ")
+      .. "); say which with nb=<one of them>")
+  end
+  return owners[1]
 end
 
 local function truthy(s)
@@ -131,10 +169,7 @@ local function value(args, kwargs)
   end
   local stem = str(kwargs.nb)
   if stem == "" then
-    stem = pandoc.path.split_extension(pandoc.path.filename(input_file()))
-    if stem == "" then
-      fail("cannot tell which notebook '" .. name .. "' comes from: give nb=<notebook file stem>")
-    end
+    stem = notebook_of(name)
   end
   local values = notebook_values(stem)
   local entry = values[name]

@@ -15,8 +15,8 @@ author asks::
 
     CARE reached {{< value care_psnr digits=1 >}} dB.
 
-(``notebooks/<chapter file name>.ipynb`` by default; ``nb=<stem>`` names
-another notebook.)
+(The value is found by its name in whichever notebook publishes it; a name
+that several notebooks publish needs ``nb=<notebook file stem>``.)
 
 Under the test suite (environment variable :data:`CHECK_ENV` set, as
 ``notebooks/conftest.py`` does for nbval), ``publish`` compares the new values

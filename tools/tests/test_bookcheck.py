@@ -346,16 +346,33 @@ BROKEN = {
         14,
         "write the notebook's project path, /notebooks/NAME.ipynb",
     ),
-    "value from a notebook that publishes none": (
+    "value that no notebook publishes": (
         lambda b: edit(b / CH, "See @fig-local.", "See @fig-local ({{< value psnr digits=1 >}} dB)."),
+        CH,
+        18,
+        "value 'psnr': no notebook publishes it",
+    ),
+    "value from a named notebook that publishes none": (
+        lambda b: edit(b / CH, "See @fig-local.", "See @fig-local ({{< value psnr nb=01-demo >}} dB)."),
         CH,
         18,
         "notebooks/01-demo.ipynb publishes no values",
     ),
+    "value that two notebooks publish": (
+        lambda b: (
+            publish_values(b, {"psnr": {"value": 30.2, "tol": 0.05}}),
+            shutil.copy(b / NB, b / "notebooks" / "01-demo-copy.ipynb"),
+            sync(b),
+            edit(b / CH, "See @fig-local.", "See @fig-local ({{< value psnr >}})."),
+        ),
+        CH,
+        18,
+        "several notebooks publish it (01-demo-copy, 01-demo); say which with nb=",
+    ),
     "value the notebook does not publish": (
         lambda b: (
             publish_values(b, {"psnr": {"value": 30.2, "tol": 0.05}}),
-            edit(b / CH, "See @fig-local.", "See @fig-local ({{< value ssim digits=2 >}})."),
+            edit(b / CH, "See @fig-local.", "See @fig-local ({{< value ssim nb=01-demo digits=2 >}})."),
         ),
         CH,
         18,
