@@ -50,8 +50,13 @@ models
 evaluation, uncertainty, stats
     Output quality (chapter 10): matching and metrics, bootstrap intervals,
     test-time augmentation, effect sizes and power.
+images, measurements, userdata
+    The reader's own images (chapter 9): reading channels, time points and
+    z-planes from file metadata; measurement tables and overlays; checking,
+    fine-tuning on and scoring against the reader's own annotations.
 cli
-    The ``bioimaging-guide`` command: ``segment``, ``denoise``, ``train``.
+    The ``bioimaging-guide`` command: ``segment``, ``check``, ``train``,
+    ``evaluate``, ``denoise``.
 bookvalues
     The numbers a chapter quotes, published by the notebook that computes
     them (the book extension's ``value`` shortcode prints them).

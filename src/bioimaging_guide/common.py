@@ -187,4 +187,7 @@ class LoadedModel:
     name: str
     framework: str
     _predict: Callable[[np.ndarray], np.ndarray]
+    #: Median equivalent diameter (pixels) of the objects a segmentation model was trained on, from its
+    #: ``metrics.json``; ``bioimaging-guide segment --diameter`` rescales images to it. None if unknown.
+    object_diameter_px: float | None = None
     task = "unknown"

@@ -339,8 +339,17 @@ def _n2v_rows(cfg: dict) -> list[tuple[str, str]]:
     ]
 
 
-def _segmentation_data_rows(cfg: dict) -> list[tuple[str, str]]:
+def _training_objects(cfg: dict) -> dict:
+    """Sizes of the objects in the training images (``bioimaging_guide.userdata.object_size_summary``)."""
+    from .segmentation_models import training_data
+    from .userdata import object_size_summary
+
+    return object_size_summary(training_data(cfg["data"].get("subset", "fluorescence"))[1])
+
+
+def _segmentation_data_rows(cfg: dict, metrics: dict) -> list[tuple[str, str]]:
     counts = _dsb_counts()
+    o = metrics["training_objects"]
     return [
         ("task", "instance segmentation of nuclei in 2D fluorescence images"),
         (
@@ -359,6 +368,12 @@ def _segmentation_data_rows(cfg: dict) -> list[tuple[str, str]]:
             f"{counts['test'][1]} nuclei, never used for training or choices",
         ),
         ("split", "by image, fixed: `bioimaging_guide.data.load_dsb2018(split=…)`"),
+        (
+            "object size",
+            f"nuclei of median diameter {o['median_diameter_px']} px (10th–90th percentile "
+            f"{o['p10_diameter_px']}–{o['p90_diameter_px']} px) in the training images; for images whose "
+            "objects are much smaller or larger, use `bioimaging-guide segment --diameter`",
+        ),
         ("input normalisation", "percentile 1–99.8 % per image → [0, 1]"),
     ]
 
@@ -629,7 +644,9 @@ def write_model_card(folder: str | Path, metrics: dict | None = None) -> dict:
         metrics.update(spec.evaluate(spec.load(folder), cfg))
     env = metrics.get("environment") or environment_summary()
     if spec.task == "segmentation":
-        data_rows, metrics_md = _segmentation_data_rows(cfg), _segmentation_metrics_md(metrics)
+        if "training_objects" not in metrics:
+            metrics["training_objects"] = _training_objects(cfg)
+        data_rows, metrics_md = _segmentation_data_rows(cfg, metrics), _segmentation_metrics_md(metrics)
     else:
         data_rows = _restoration_data_rows(cfg, supervised=spec.framework == "csbdeep")
         metrics_md = _restoration_metrics_md(metrics)

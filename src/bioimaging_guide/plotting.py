@@ -80,3 +80,19 @@ def label_colors(labels: np.ndarray, seed: int = 0) -> np.ndarray:
     lut = rng.uniform(0.25, 1.0, size=(int(labels.max()) + 1, 3))
     lut[0] = 0
     return lut[labels]
+
+
+def add_scale_bar(ax, length: float, label: str, color: str = "white", loc: str = "lower right") -> None:
+    """Draw a scale bar of ``length`` data units (pixels, or µm for an image drawn in µm) with its ``label``.
+
+    Every microscopy image in the book carries one; when the pixel size is
+    unknown, say so in the label (e.g. ``"50 px (pixel size unknown)"``).
+    """
+    from matplotlib import patheffects
+    from mpl_toolkits.axes_grid1.anchored_artists import AnchoredSizeBar
+
+    bar = AnchoredSizeBar(
+        ax.transData, length, label, loc, pad=0.4, borderpad=0.5, sep=4, frameon=False, color=color, size_vertical=2
+    )
+    bar.txt_label._text.set_path_effects([patheffects.withStroke(linewidth=2, foreground="black")])
+    ax.add_artist(bar)

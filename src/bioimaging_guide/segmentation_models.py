@@ -249,8 +249,9 @@ def train_cellpose(
     scale_range: float = 0.5,
     diam_mean: float = 17.0,
     verbose: int = 0,
+    init_from: str | Path | None = None,
 ):
-    """Train a Cellpose 3 network from scratch (by default on the DSB fluorescence train split).
+    """Train a Cellpose 3 network (by default from scratch, on the DSB fluorescence train split).
 
     Images are used at their own scale (``rescale=False``) with random
     rescaling (``scale_range``) as augmentation, so prediction needs no size
@@ -266,7 +267,15 @@ def train_cellpose(
     out_dir = Path(out_dir)
     work = out_dir / f".{name}-training"
     work.mkdir(parents=True, exist_ok=True)
+    if init_from is not None:  # fine-tuning: the architecture and weights of a trained book Cellpose model
+        from .models import model_folder
+
+        source = Path(init_from) if Path(init_from).is_dir() else model_folder(str(init_from))
+        source_cfg = json.loads((source / "config.json").read_text())
+        diam_mean, nbase = source_cfg["diam_mean"], source_cfg["nbase"][1:]
     net = _cellpose_net(diam_mean=diam_mean, nbase=nbase)
+    if init_from is not None:
+        net.load_state_dict(torch.load(source / "weights.pt", map_location="cpu", weights_only=True))
     start = time.perf_counter()
     with quiet(not verbose):
         path, train_losses, test_losses = train.train_seg(
@@ -337,8 +346,20 @@ class SegmentationModel(LoadedModel):
 
 
 def load_segmentation_model(path: str | Path) -> SegmentationModel:
-    """Load a StarDist (config.json + weights_*.h5) or book Cellpose (config.json + weights.pt) model folder."""
-    path = Path(path)
+    """Load a StarDist (config.json + weights_*.h5) or book Cellpose (config.json + weights.pt) model folder.
+
+    The object size the model was trained on (``training_objects`` in the folder's ``metrics.json``, if
+    any) becomes ``object_diameter_px``.
+    """
+    model = _load_segmentation_folder(Path(path))
+    metrics = Path(path) / "metrics.json"
+    if metrics.is_file():
+        objects = json.loads(metrics.read_text()).get("training_objects") or {}
+        model.object_diameter_px = objects.get("median_diameter_px")
+    return model
+
+
+def _load_segmentation_folder(path: Path) -> SegmentationModel:
     if (path / "weights.pt").is_file() and (path / "config.json").is_file():
         if json.loads((path / "config.json").read_text()).get("framework") == "cellpose":
             return _load_cellpose(path)
