@@ -281,3 +281,9 @@ def test_pdf_book_gets_one_box_per_chapter(project):
     assert "06-demo.ipynb" in chapters[0] and "06-demo-optics.ipynb" in chapters[0] and "07-other" not in chapters[0]
     assert chapters[0].index("notebooks/06-demo.ipynb") < chapters[0].index("notebooks/06-demo-optics.ipynb")
     assert "07-other.ipynb" in chapters[1] and "06-demo" not in chapters[1]
+
+
+def test_the_box_follows_the_chapters_lead_sentence(project):
+    text = EMBED.format(abs="/b").replace("Some text.", "*A lead sentence.*\n\nSome text.")
+    html = run_filter(project, "html", text=text)
+    assert html.index("A lead sentence.") < html.index('class="notebook-links"') < html.index("Some text.")

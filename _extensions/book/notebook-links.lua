@@ -269,10 +269,19 @@ return {
         local target = sections[2] or sections[1]
         target.rels[#target.rels + 1] = rel
       end
+      -- the chapter's italic lead sentence, if any, stays right under its title
+      local function is_lead(block)
+        return block and block.t == "Para" and #block.content == 1 and block.content[1].t == "Emph"
+      end
       local out = pandoc.Blocks({})
       for i, section in ipairs(sections) do
+        local rest = section.blocks
         if section.head then
           out:insert(section.head)
+          if is_lead(rest[1]) then
+            out:insert(rest[1])
+            rest = pandoc.Blocks({ table.unpack(rest, 2) })
+          end
         end
         if #section.rels > 0 then
           if i == 1 then
@@ -281,7 +290,7 @@ return {
             out:insert(box(section.rels))
           end
         end
-        out:extend(section.blocks)
+        out:extend(rest)
       end
       doc.blocks = out
       return doc
