@@ -287,3 +287,11 @@ def test_the_box_follows_the_chapters_lead_sentence(project):
     text = EMBED.format(abs="/b").replace("Some text.", "*A lead sentence.*\n\nSome text.")
     html = run_filter(project, "html", text=text)
     assert html.index("A lead sentence.") < html.index('class="notebook-links"') < html.index("Some text.")
+
+
+def test_without_a_title_block_the_box_follows_the_lead_sentence(project):
+    """On the website Quarto has moved the chapter title into the metadata before the filter runs."""
+    text = EMBED.format(abs="/b").replace("# Denoising {#sec-demo}\n\nSome text.", "*A lead sentence.*\n\nSome text.")
+    html = run_filter(project, "html", text=text)
+    assert "<h1" not in html
+    assert html.index("A lead sentence.") < html.index('class="notebook-links"') < html.index("Some text.")

@@ -275,20 +275,18 @@ return {
       end
       local out = pandoc.Blocks({})
       for i, section in ipairs(sections) do
+        -- (on the website Quarto has already moved the chapter title out of the blocks: the page
+        -- then starts with section 1, whose lead sentence comes first)
         local rest = section.blocks
         if section.head then
           out:insert(section.head)
-          if is_lead(rest[1]) then
-            out:insert(rest[1])
-            rest = pandoc.Blocks({ table.unpack(rest, 2) })
-          end
+        end
+        if #section.rels > 0 and is_lead(rest[1]) then
+          out:insert(rest[1])
+          rest = pandoc.Blocks({ table.unpack(rest, 2) })
         end
         if #section.rels > 0 then
-          if i == 1 then
-            out:insert(1, box(section.rels)) -- a page without a chapter title
-          else
-            out:insert(box(section.rels))
-          end
+          out:insert(box(section.rels))
         end
         out:extend(rest)
       end
