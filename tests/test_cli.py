@@ -111,7 +111,7 @@ def test_z_stack_plane_by_plane_or_projected(tmp_path, capsys, real):
     stack = np.stack([img * 0.5, img, img * 0.2]).astype(np.float32)
     tifffile.imwrite(tmp_path / "stack.tif", stack, imagej=True, metadata={"axes": "ZYX"})
     code, out = run(["segment", tmp_path / "stack.tif", "-o", tmp_path / "planes"], capsys)
-    assert code == 0 and "3 z-planes, segmented one by one" in out, out
+    assert code == 0 and "3 z-planes, one by one" in out, out
     labels = tifffile.imread(tmp_path / "planes" / "stack.tif")
     assert labels.shape == (3, *img.shape) and all(plane.max() > 20 for plane in labels)
     table = pd.read_csv(tmp_path / "planes" / "stack_measurements.csv")

@@ -96,3 +96,38 @@ def test_library_noise_is_kept_out_of_outputs():
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert res.stdout.strip() == "3"
     assert "Sparse invariant" not in res.stderr and "another warning" in res.stderr
+
+
+def test_atomic_folder_moves_into_place_only_on_success(tmp_path):
+    from bioimaging_guide.common import atomic_folder
+
+    target = tmp_path / "model"
+    target.mkdir()
+    (target / "old.txt").write_text("old")
+    with pytest.raises(RuntimeError), atomic_folder(target) as work:
+        work.mkdir()
+        (work / "new.txt").write_text("half")
+        raise RuntimeError("interrupted")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model"] and (target / "old.txt").exists()
+    with atomic_folder(target) as work:
+        work.mkdir()
+        (work / "new.txt").write_text("done")
+    assert sorted(p.name for p in target.iterdir()) == ["new.txt"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]
+
+
+def test_write_atomic_leaves_nothing_half_written(tmp_path):
+    from bioimaging_guide.common import write_atomic
+
+    target = tmp_path / "table.csv"
+    target.write_text("previous")
+
+    def fail(path):
+        open(path, "w").write("half")
+        raise OSError("disk full")
+
+    with pytest.raises(OSError):
+        write_atomic(target, fail)
+    assert target.read_text() == "previous" and [p.name for p in tmp_path.iterdir()] == ["table.csv"]
+    write_atomic(target, lambda path: open(path, "w").write("new"))
+    assert target.read_text() == "new" and [p.name for p in tmp_path.iterdir()] == ["table.csv"]

@@ -20,26 +20,10 @@ the one place the repository is named).
 
 local PREFIX = "[notebook-links] "
 
-local function fail(msg)
-  error(PREFIX .. msg, 0)
-end
-
-local function str(v)
-  if v == nil then
-    return ""
-  end
-  if type(v) == "string" then
-    return v
-  end
-  return pandoc.utils.stringify(v)
-end
-
-local function project_directory()
-  if quarto and quarto.project and quarto.project.directory and quarto.project.directory ~= "" then
-    return quarto.project.directory
-  end
-  return pandoc.system.get_working_directory()
-end
+-- shared helpers (util.lua, next to this file)
+local util = dofile(pandoc.path.join({ pandoc.path.directory(PANDOC_SCRIPT_FILE), "util.lua" }))
+local str, project_directory, read = util.str, util.project_directory, util.read
+local fail = util.failer(PREFIX)
 
 local function input_file()
   if quarto and quarto.doc and quarto.doc.input_file and quarto.doc.input_file ~= "" then
@@ -55,15 +39,6 @@ local function is_latex()
   return FORMAT == "latex" or FORMAT == "pdf" or FORMAT == "beamer"
 end
 
-local function read(path)
-  local f = io.open(path, "rb")
-  if not f then
-    return nil
-  end
-  local text = f:read("a")
-  f:close()
-  return text
-end
 
 -- book.repo-url / book.repo-branch from the document metadata, else from _quarto.yml.
 local function repository(meta)

@@ -22,29 +22,10 @@ local MIME = "application/vnd.bioimaging-guide.values+json"
 local PREFIX = "[value] "
 local OPTIONS = { digits = true, percent = true, sign = true, nb = true }
 
-local function fail(msg)
-  error(PREFIX .. msg, 0)
-end
-
-local function str(v)
-  if v == nil then
-    return ""
-  end
-  if type(v) == "string" then
-    return v
-  end
-  if type(v) == "number" or type(v) == "boolean" then
-    return tostring(v)
-  end
-  return pandoc.utils.stringify(v)
-end
-
-local function project_directory()
-  if quarto and quarto.project and quarto.project.directory and quarto.project.directory ~= "" then
-    return quarto.project.directory
-  end
-  return pandoc.system.get_working_directory()
-end
+-- shared helpers (util.lua, next to this file)
+local util = dofile(pandoc.path.join({ pandoc.path.directory(PANDOC_SCRIPT_FILE), "util.lua" }))
+local str, project_directory, read = util.str, util.project_directory, util.read
+local fail = util.failer(PREFIX)
 
 local cache, texts = {}, {}
 
@@ -54,11 +35,7 @@ end
 
 local function notebook_text(stem)
   if texts[stem] == nil then
-    local f = io.open(pandoc.path.join({ notebooks_folder(), stem .. ".ipynb" }), "rb")
-    texts[stem] = f and f:read("a") or false
-    if f then
-      f:close()
-    end
+    texts[stem] = read(pandoc.path.join({ notebooks_folder(), stem .. ".ipynb" })) or false
   end
   return texts[stem] or nil
 end

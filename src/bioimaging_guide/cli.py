@@ -24,15 +24,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from .common import write_atomic
 from .images import InputError, read_plane  # InputError: bad input: reported as ``error: …`` with exit status 2
 
 IMAGE_SUFFIXES = {".tif", ".tiff", ".png", ".jpg", ".jpeg", ".bmp"}
@@ -62,23 +61,11 @@ def collect_inputs(items: list[str]) -> list[Path]:
     return files
 
 
-def _write_atomic(destination: Path, write) -> None:
-    """Write a file through ``write(temporary_path)``, then rename it into place: a reader never sees half a file."""
-    fd, tmp = tempfile.mkstemp(suffix=destination.suffix + ".part", dir=destination.parent)
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, destination)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def write_tiff(array: np.ndarray, destination: Path) -> None:
     """Write a TIFF atomically."""
     import tifffile
 
-    _write_atomic(destination, lambda tmp: tifffile.imwrite(tmp, array, compression="zlib"))
+    write_atomic(destination, lambda tmp: tifffile.imwrite(tmp, array, compression="zlib"))
 
 
 def write_labels(labels: np.ndarray, destination: Path) -> None:
@@ -198,7 +185,8 @@ def segment(
     from tqdm import tqdm  # a bar in the terminal; notebooks pass progress=False
 
     from . import images
-    from .measurements import measure_objects, object_diameters, overlay_image
+    from .evaluation import object_stats
+    from .measurements import measure_objects, overlay_image
     from .models import load_model
 
     for value, name in ((diameter, "--diameter"), (pixel_size, "--pixel-size")):
@@ -217,7 +205,6 @@ def segment(
     for f in files:  # read and check everything before writing anything
         image = images.read_image(f)
         found, what = images.planes(image, channel=channel, rgb_to_gray=rgb_to_gray, max_projection=max_projection)
-        what = what.replace(", one by one", ", segmented one by one")
         jobs.append((f, image, found, what))
     loaded = load_model(model, task="segmentation")
     trained = getattr(loaded, "object_diameter_px", None)
@@ -235,7 +222,7 @@ def segment(
         for k, plane in enumerate(found):
             scaled = _rescale(plane, factor)
             labels = loaded.predict(scaled) if np.ptp(plane) > 0 else np.zeros(scaled.shape, np.int32)
-            diameters.append(object_diameters(labels))  # at the model's scale
+            diameters.append(object_stats(labels)["equivalent_diameter"].to_numpy())  # at the model's scale
             labels = _back_to_shape(np.asarray(labels), plane.shape)
             stack.append(labels)
             if extras:
@@ -261,10 +248,10 @@ def segment(
         if extras:
             csv = out_dir / f"{f.stem}_measurements.csv"
             table = pd.concat(tables, ignore_index=True)
-            _write_atomic(csv, lambda p, t=table: t.to_csv(p, index=False))
+            write_atomic(csv, lambda p, t=table: t.to_csv(p, index=False))
             png = out_dir / f"{f.stem}_overlay.png"
             rgb = overlay_image(found[0], stack[0])
-            _write_atomic(png, lambda p, rgb=rgb: _write_png(p, rgb))
+            write_atomic(png, lambda p, rgb=rgb: _write_png(p, rgb))
         scale_note = f"; rescaled by {factor:.2f} for the model" if factor != 1 else ""
         median_d = float(np.median(found_d) / factor) if found_d.size else float("nan")
         results.append(SegmentedFile(f, target, csv, png, what + scale_note, len(found), n_objects, median_d, notes))
@@ -282,7 +269,7 @@ def segment(
         for note in notes:
             warnings.warn(note, stacklevel=2)
     if extras:
-        _write_atomic(out_dir / "summary.csv", lambda p: pd.DataFrame(rows).to_csv(p, index=False))
+        write_atomic(out_dir / "summary.csv", lambda p: pd.DataFrame(rows).to_csv(p, index=False))
     return Segmented(r.labels for r in results).with_details(results)
 
 

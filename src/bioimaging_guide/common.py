@@ -10,7 +10,9 @@ Each idea has exactly one home here:
   PyTorch-only notebook;
 * :func:`quiet` keeps progress bars and start-up chatter of TensorFlow,
   Keras, StarDist and Cellpose out of notebook outputs;
-* :func:`environment_summary` records versions and hardware for model cards.
+* :func:`environment_summary` records versions and hardware for model cards;
+* :func:`write_atomic` and :func:`atomic_folder` write a file or a folder
+  under a temporary name and rename it into place only when it is complete.
 """
 
 from __future__ import annotations
@@ -26,7 +28,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["LoadedModel", "environment_summary", "normalize_percentile", "quiet", "seed_everything"]
+__all__ = [
+    "LoadedModel",
+    "atomic_folder",
+    "environment_summary",
+    "normalize_percentile",
+    "quiet",
+    "seed_everything",
+    "write_atomic",
+]
 
 #: Frameworks :func:`seed_everything` knows how to seed.
 FRAMEWORKS = ("torch", "tensorflow")
@@ -191,3 +201,44 @@ class LoadedModel:
     #: ``metrics.json``; ``bioimaging-guide segment --diameter`` rescales images to it. None if unknown.
     object_diameter_px: float | None = None
     task = "unknown"
+
+
+def write_atomic(destination: str | os.PathLike, write: Callable[[str], object]) -> None:
+    """Write a file through ``write(temporary_path)``, then rename it into place: a reader never sees half a file."""
+    import tempfile
+    from pathlib import Path
+
+    destination = Path(destination)
+    fd, tmp = tempfile.mkstemp(suffix=destination.suffix + ".part", dir=destination.parent)
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, destination)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+@contextlib.contextmanager
+def atomic_folder(target: str | os.PathLike) -> Iterator:
+    """Build a folder under a hidden temporary name and move it to ``target`` only if the block succeeds.
+
+    The yielded path does not exist yet: the block creates it (training
+    functions create their model folder themselves). An existing ``target``
+    is replaced at the end; after a failure or an interruption nothing is
+    left behind and ``target`` is untouched.
+    """
+    import shutil
+    from pathlib import Path
+
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    work = target.parent / f".{target.name}.partial"
+    shutil.rmtree(work, ignore_errors=True)
+    try:
+        yield work
+        if target.exists():
+            shutil.rmtree(target)
+        work.rename(target)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)

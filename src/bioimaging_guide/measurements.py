@@ -4,16 +4,17 @@
   intensity of the segmented channel, shape), from scikit-image's
   ``regionprops_table``;
 * :func:`overlay_image`: the image in grey with every object's outline in
-  colour, as an RGB array to save as PNG;
-* :func:`object_diameters`: the equivalent diameter of every object, which
-  tells whether the objects have the size a model was trained on.
+  colour, as an RGB array to save as PNG.
+
+Object sizes alone (equivalent diameters, for comparing with the size a model
+was trained on) come from :func:`bioimaging_guide.evaluation.object_stats`.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["MEASUREMENT_COLUMNS", "measure_objects", "object_diameters", "overlay_image"]
+__all__ = ["MEASUREMENT_COLUMNS", "measure_objects", "overlay_image"]
 
 _PROPERTIES = ("label", "area", "centroid", "intensity_mean", "eccentricity", "solidity", "equivalent_diameter_area")
 #: Columns of :func:`measure_objects` (``area_um2`` only when the pixel size is known).
@@ -76,13 +77,6 @@ def measure_objects(labels: np.ndarray, intensity: np.ndarray, pixel_size_um: fl
     if pixel_size_um:
         df.insert(2, "area_um2", df["area_px"] * pixel_size_um**2)
     return df[columns]
-
-
-def object_diameters(labels: np.ndarray) -> np.ndarray:
-    """Equivalent diameter (pixels) of every object: the diameter of a disc of the same area."""
-    labels = np.asarray(labels)
-    areas = np.bincount(labels.ravel().astype(np.int64))[1:]
-    return np.sqrt(4 * areas[areas > 0] / np.pi)
 
 
 def overlay_image(image: np.ndarray, labels: np.ndarray, low: float = 1, high: float = 99.8) -> np.ndarray:

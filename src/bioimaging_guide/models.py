@@ -34,14 +34,13 @@ A new shipped model is one more :class:`ShippedModel` entry in
 from __future__ import annotations
 
 import json
-import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 
-from .common import environment_summary
+from .common import atomic_folder, environment_summary
 
 __all__ = [
     "REGISTRY",
@@ -705,10 +704,7 @@ def train_model(
     target = output / name
     if target.exists() and not overwrite:
         raise FileExistsError(f"{target} exists already; pass --overwrite to replace it")
-    output.mkdir(parents=True, exist_ok=True)
-    work = output / f".{name}.partial"
-    shutil.rmtree(work, ignore_errors=True)
-    try:
+    with atomic_folder(target) as work:
         history, seconds = spec.train(cfg, work, verbose)
         (work / "training.json").write_text(json.dumps(cfg, indent=2) + "\n")
         (work / "history.json").write_text(json.dumps(history) + "\n")
@@ -717,11 +713,6 @@ def train_model(
             {"training_seconds": round(seconds, 1), "seed": cfg["seed"], "environment": environment_summary()}
         )
         write_model_card(work, metrics)
-        if target.exists():
-            shutil.rmtree(target)
-        work.rename(target)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
     return target
 
 

@@ -20,8 +20,6 @@ The matching and scores are those of :mod:`bioimaging_guide.evaluation`.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +30,7 @@ from scipy import ndimage as ndi
 
 from . import evaluation as ev
 from .cli import IMAGE_SUFFIXES
+from .common import atomic_folder, write_atomic
 from .images import InputError, read_plane
 
 __all__ = [
@@ -713,14 +712,7 @@ class Evaluation:
         path = Path(path)
         if not path.parent.is_dir():
             raise InputError(f"cannot write {path}: the folder {path.parent} does not exist")
-        fd, tmp = tempfile.mkstemp(suffix=".csv.part", dir=path.parent)
-        os.close(fd)
-        try:
-            self.per_image.to_csv(tmp, index=False)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        write_atomic(path, lambda tmp: self.per_image.to_csv(tmp, index=False))
         return path
 
 
@@ -878,9 +870,7 @@ def split_by_image(names: Sequence[str], val_fraction: float = 0.2, seed: int = 
 
 def object_size_summary(labels: Sequence[np.ndarray]) -> dict:
     """Median and 10th/90th percentiles of the objects' equivalent diameters (px): the scale a model learns."""
-    from .measurements import object_diameters
-
-    d = np.concatenate([object_diameters(y) for y in labels]) if len(labels) else np.array([])
+    d = np.concatenate([ev.object_stats(y)["equivalent_diameter"].to_numpy() for y in labels] or [np.array([])])
     if d.size == 0:
         return {"objects": 0}
     p10, median, p90 = np.percentile(d, [10, 50, 90])
@@ -921,7 +911,6 @@ def train_on_folders(
     ``settings`` override :data:`TRAIN_DEFAULTS` (e.g. ``epochs=5``).
     """
     import json
-    import shutil
     import time
 
     from .common import environment_summary, normalize_percentile
@@ -946,10 +935,7 @@ def train_on_folders(
     ys = [read_labels(p.labels).astype(np.int32) for p in pairs]
     train_idx, val_idx = split_by_image([p.name for p in pairs], val_fraction, seed)
     data = ([xs[i] for i in train_idx], [ys[i] for i in train_idx], [xs[i] for i in val_idx], [ys[i] for i in val_idx])
-    output.parent.mkdir(parents=True, exist_ok=True)
-    work = output.parent / f".{output.name}.partial"
-    shutil.rmtree(work, ignore_errors=True)
-    try:
+    with atomic_folder(output) as work:
         start = time.perf_counter()
         if framework == "stardist":
             train_stardist(
@@ -1003,12 +989,6 @@ def train_on_folders(
         (work / "training.json").write_text(json.dumps(recipe, indent=2) + "\n")
         (work / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
         (work / "MODEL_CARD.md").write_text(_user_model_card(output.name, recipe, metrics), encoding="utf-8")
-        if output.exists():
-            shutil.rmtree(output)
-        work.rename(output)
-    except BaseException:
-        shutil.rmtree(work, ignore_errors=True)
-        raise
     return output
 
 
