@@ -384,3 +384,27 @@ def test_real_prediction_error_profile(predictions):
     # predicting "no nuclei" scores high pixel accuracy on real images but F1 = 0
     accuracies = [ev.pixel_accuracy(g, np.zeros_like(g)) for g in gts]
     assert np.median(accuracies) > 0.8
+
+
+def test_paired_bootstrap_cancels_what_the_images_share():
+    rng = np.random.default_rng(4)
+    # images of very different difficulty; method b finds 5 more of every 100 nuclei on every image
+    n = rng.integers(20, 300, 12)
+    hit_a = np.round(n * rng.uniform(0.4, 0.95, 12)).astype(int)
+    hit_b = np.minimum(n, hit_a + np.round(0.05 * n).astype(int))
+    a = np.stack([hit_a, np.full(12, 3), n - hit_a], axis=1)
+    b = np.stack([hit_b, np.full(12, 3), n - hit_b], axis=1)
+    paired = ev.paired_bootstrap(a, b, n_boot=2000, seed=1)
+    ci_a, ci_b = ev.bootstrap_ci(a, n_boot=2000, seed=1), ev.bootstrap_ci(b, n_boot=2000, seed=1)
+    assert paired.a == pytest.approx(ci_a.estimate) and paired.b == pytest.approx(ci_b.estimate)
+    assert paired.difference == pytest.approx(ci_b.estimate - ci_a.estimate)
+    # the separate intervals overlap, yet the paired interval excludes 0
+    assert ci_a.high > ci_b.low
+    assert 0 < paired.low < paired.difference < paired.high
+    assert paired.high - paired.low < 0.5 * (ci_a.high - ci_a.low)
+    assert paired.fraction_b_better == 1.0
+    # per-image values: the mean difference; identical methods give a zero-width interval at 0
+    same = ev.paired_bootstrap(np.linspace(0, 1, 10), np.linspace(0, 1, 10), n_boot=200)
+    assert same.difference == same.low == same.high == 0.0 and same.fraction_b_better == 0.0
+    with pytest.raises(ValueError, match="same images"):
+        ev.paired_bootstrap(a, b[:5])

@@ -10,7 +10,7 @@ from skimage.draw import disk
 
 from bioimaging_guide.plotting import draw_outlines, error_overlay, label_colors
 from bioimaging_guide.segmentation import watershed_nuclei
-from bioimaging_guide.stats import cohens_d, simulate_experiment_power
+from bioimaging_guide.stats import simulate_replicate_power
 from bioimaging_guide.uncertainty import (
     default_augmentations,
     foreground_frequency,
@@ -52,23 +52,6 @@ def test_tta_refuses_shape_changing_segmenter():
         tta_predictions(np.ones((8, 8)), lambda x: np.ones((4, 4), int))
 
 
-def test_cohens_d_and_power_simulation():
-    a, b = np.array([1.0, 2, 3, 4]), np.array([2.0, 3, 4, 5])
-    assert cohens_d(a, b) == pytest.approx(1 / np.std([1, 2, 3, 4], ddof=1))
-    with pytest.raises(ValueError):
-        cohens_d([1.0], [2.0])
-    values = np.random.default_rng(0).lognormal(0, 0.3, 500)
-    none = simulate_experiment_power(values, 1.0, 50, n_sim=1000)
-    big = simulate_experiment_power(values, 1.3, 50, n_sim=1000)
-    noisy = simulate_experiment_power(
-        values, 1.3, 50, error_ratios=np.random.default_rng(1).lognormal(0, 0.4, 300), n_sim=1000
-    )
-    assert none.power < 0.1  # no effect: false-positive rate near alpha
-    assert big.power > 0.95  # a 30 % effect with 50 per group is found
-    assert noisy.power < big.power  # measurement error costs power
-    assert big.mean_ratio == pytest.approx(1.3, abs=0.03)
-
-
 def test_overlay_and_outlines_draw_without_error():
     gt = np.zeros((40, 40), int)
     gt[disk((20, 12), 6)] = 1
@@ -82,3 +65,28 @@ def test_overlay_and_outlines_draw_without_error():
     assert len(ax.lines) >= 4 and ax.get_legend() is not None
     assert label_colors(gt).shape == (40, 40, 3)
     plt.close(fig)
+
+
+def test_replicate_power_respects_the_unit_of_replication():
+    areas = np.random.default_rng(0).lognormal(0, 0.4, 500)
+    # no effect: the replicate-level test keeps its 5 % false-positive rate, pseudoreplication does not
+    null = simulate_replicate_power(areas, 1.0, 4, 200, replicate_cv=0.1, n_sim=1000, seed=1)
+    assert 0.02 < null.power < 0.08
+    assert null.pseudo_power > 0.4
+    # without variation between replicates both analyses are valid
+    flat = simulate_replicate_power(areas, 1.0, 4, 50, replicate_cv=0.0, n_sim=1000, seed=1)
+    assert 0.02 < flat.pseudo_power < 0.08
+    # more replicates buy power; more nuclei per replicate barely do once replicates dominate
+    few = simulate_replicate_power(areas, 1.2, 3, 100, replicate_cv=0.1, seed=2)
+    many = simulate_replicate_power(areas, 1.2, 8, 100, replicate_cv=0.1, seed=2)
+    more_nuclei = simulate_replicate_power(areas, 1.2, 3, 1000, replicate_cv=0.1, seed=2)
+    assert many.power > few.power + 0.3
+    assert more_nuclei.power < few.power + 0.15
+    assert abs(many.mean_ratio - 1.2) < 0.03
+    # a measurement that shrinks every nucleus alike does not bias the ratio
+    biased = simulate_replicate_power(areas, 1.2, 8, 100, replicate_cv=0.1, error_ratios=[0.8], seed=2)
+    assert abs(biased.mean_ratio - 1.2) < 0.03 and biased.power == pytest.approx(many.power, abs=0.05)
+    with pytest.raises(ValueError, match="at least 2 replicates"):
+        simulate_replicate_power(areas, 1.2, 1, 100, replicate_cv=0.1)
+    with pytest.raises(ValueError, match="cannot be negative"):
+        simulate_replicate_power(areas, 1.2, 3, 100, replicate_cv=-0.1)

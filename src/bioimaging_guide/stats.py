@@ -1,10 +1,11 @@
-"""Effect sizes and statistical power: is a segmentation good enough for *my* question?
+"""Statistical power: is a segmentation good enough for *my* question?
 
 A segmentation is good enough when its errors do not change the biological
 conclusion. For a measurement such as nuclear area, that can be checked
 directly: take the measurement error the method really makes (measured area
-divided by true area, object by object) and ask how it changes the effect you
-want to detect and the number of cells you need to detect it.
+divided by true area, object by object) and ask how it changes the power to
+detect the effect you are after — with the biological replicate (well,
+animal, day), not the nucleus, as the unit of the experiment.
 """
 
 from __future__ import annotations
@@ -15,54 +16,72 @@ import numpy as np
 from scipy import stats
 
 
-def cohens_d(a, b) -> float:
-    """Standardised mean difference (b − a) / pooled standard deviation."""
-    a, b = np.asarray(a, float), np.asarray(b, float)
-    if a.size < 2 or b.size < 2:
-        raise ValueError("Cohen's d needs at least two values per group")
-    pooled = np.sqrt(((a.size - 1) * a.var(ddof=1) + (b.size - 1) * b.var(ddof=1)) / (a.size + b.size - 2))
-    return float((b.mean() - a.mean()) / pooled)
-
-
 @dataclass(frozen=True)
-class PowerResult:
-    n_per_group: int
-    power: float  # fraction of simulated experiments with p < alpha
-    mean_ratio: float  # mean measured group-B / group-A area ratio (true ratio: the effect)
-    median_d: float  # median Cohen's d of the simulated experiments
+class ReplicatePowerResult:
+    n_replicates: int  # biological replicates (wells, animals, days) per group
+    nuclei_per_replicate: int
+    power: float  # fraction of experiments in which the test on replicate means gives p < alpha
+    pseudo_power: float  # the same with every nucleus wrongly treated as a replicate
+    mean_ratio: float  # mean measured group-B / group-A ratio of the replicate means
 
 
-def simulate_experiment_power(
+def simulate_replicate_power(
     true_values,
     effect: float,
-    n_per_group: int,
+    n_replicates: int,
+    nuclei_per_replicate: int,
+    replicate_cv: float,
     error_ratios=None,
-    n_sim: int = 2000,
+    n_sim: int = 1000,
     alpha: float = 0.05,
     seed: int = 0,
-) -> PowerResult:
-    """Simulate two-group experiments on real object measurements.
+) -> ReplicatePowerResult:
+    """Simulate two-group experiments whose unit is the biological replicate, not the nucleus.
 
-    Group A draws values from ``true_values`` (e.g. true nuclear areas);
-    group B draws from ``true_values * effect`` (a treatment that makes nuclei
-    ``effect`` times larger). If ``error_ratios`` is given, every simulated
-    measurement is multiplied by a ratio drawn from it — the method's real
-    measured/true ratios — to mimic measuring with that segmentation.
-    Each experiment is tested with Welch's t-test.
+    Each group has ``n_replicates`` replicates (wells, animals, culture days).
+    Every replicate has its own level: its nuclei are drawn from
+    ``true_values`` and multiplied by a replicate factor drawn from a
+    log-normal distribution with mean 1 and coefficient of variation
+    ``replicate_cv`` (the variation between replicates that no number of
+    nuclei averages away). Group B is further multiplied by ``effect``. If
+    ``error_ratios`` is given, every nucleus is measured with a
+    measured/true ratio drawn from it, as in :func:`simulate_experiment_power`.
+
+    ``power`` tests the replicate means (one value per replicate, Welch's
+    t-test), the analysis that respects the design. ``pseudo_power`` tests
+    all nuclei as if each were an independent replicate — pseudoreplication:
+    with ``effect=1`` it is the false-positive rate of that wrong analysis,
+    which rises far above ``alpha`` when replicates differ.
     """
-    rng = np.random.default_rng(seed)
     true_values = np.asarray(true_values, float)
     if true_values.size < 2:
         raise ValueError("need at least two true values to resample from")
-    a = rng.choice(true_values, size=(n_sim, n_per_group))
-    b = rng.choice(true_values, size=(n_sim, n_per_group)) * effect
-    if error_ratios is not None:
-        r = np.asarray(error_ratios, float)
-        a = a * rng.choice(r, size=a.shape)
-        b = b * rng.choice(r, size=b.shape)
-    p = stats.ttest_ind(a, b, axis=1, equal_var=False).pvalue
-    pooled = np.sqrt((a.var(axis=1, ddof=1) + b.var(axis=1, ddof=1)) / 2)
-    d = (b.mean(axis=1) - a.mean(axis=1)) / pooled
-    return PowerResult(
-        n_per_group, float(np.mean(p < alpha)), float(np.mean(b.mean(axis=1) / a.mean(axis=1))), float(np.median(d))
+    if n_replicates < 2 or nuclei_per_replicate < 1:
+        raise ValueError(
+            f"need at least 2 replicates per group and 1 nucleus per replicate, got {n_replicates} and "
+            f"{nuclei_per_replicate}"
+        )
+    if replicate_cv < 0:
+        raise ValueError(f"replicate_cv is a coefficient of variation and cannot be negative, got {replicate_cv}")
+    rng = np.random.default_rng(seed)
+    sigma = np.sqrt(np.log1p(replicate_cv**2))
+    shape = (n_sim, n_replicates, nuclei_per_replicate)
+
+    def group(factor: float) -> np.ndarray:
+        level = np.exp(rng.normal(-(sigma**2) / 2, sigma, size=(n_sim, n_replicates, 1)))
+        values = rng.choice(true_values, size=shape) * level * factor
+        if error_ratios is not None:
+            values = values * rng.choice(np.asarray(error_ratios, float), size=shape)
+        return values
+
+    a, b = group(1.0), group(effect)
+    mean_a, mean_b = a.mean(axis=2), b.mean(axis=2)
+    p = stats.ttest_ind(mean_a, mean_b, axis=1, equal_var=False).pvalue
+    p_pseudo = stats.ttest_ind(a.reshape(n_sim, -1), b.reshape(n_sim, -1), axis=1, equal_var=False).pvalue
+    return ReplicatePowerResult(
+        n_replicates,
+        nuclei_per_replicate,
+        float(np.mean(p < alpha)),
+        float(np.mean(p_pseudo < alpha)),
+        float(np.mean(mean_b.mean(axis=1) / mean_a.mean(axis=1))),
     )
