@@ -65,6 +65,13 @@ def test_round_trip_on_real_images(tmp_path, capsys, real):
     assert list(summary["image"]) == ["nuclei.png", "nuclei16.tif"] and (summary["objects"] > 20).all()
     overlay = np.asarray(Image.open(tmp_path / "out" / "nuclei_overlay.png"))
     assert overlay.shape == (*s.image.shape, 3) and (overlay == (255, 220, 0)).all(axis=-1).sum() > 100
+    # the output folder, overlays and tables included, can be scored as it is
+    truth = tmp_path / "truth"
+    truth.mkdir()
+    for name in ("nuclei", "nuclei16"):
+        tifffile.imwrite(truth / f"{name}_masks.tif", s.labels.astype(np.uint16))
+    code, out = run(["evaluate", "--truth", truth, "--pred", tmp_path / "out"], capsys)
+    assert code == 0 and "2 image(s)" in out, out
 
 
 def test_large_image_is_tiled(tmp_path, capsys, real):

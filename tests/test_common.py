@@ -131,3 +131,17 @@ def test_write_atomic_leaves_nothing_half_written(tmp_path):
     assert target.read_text() == "previous" and [p.name for p in tmp_path.iterdir()] == ["table.csv"]
     write_atomic(target, lambda path: open(path, "w").write("new"))
     assert target.read_text() == "new" and [p.name for p in tmp_path.iterdir()] == ["table.csv"]
+
+
+def test_write_atomic_gives_the_usual_permissions(tmp_path):
+    import os
+    import stat
+
+    from bioimaging_guide.common import write_atomic
+
+    old = os.umask(0o022)
+    try:
+        write_atomic(tmp_path / "a.csv", lambda path: open(path, "w").write("x"))
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "a.csv").stat().st_mode) == 0o644  # not the temporary file's 0o600

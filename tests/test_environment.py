@@ -40,7 +40,16 @@ def test_requirements_pin_the_proven_stack():
     }
     for name, ver in expected.items():
         assert req.get(name) == ver, (name, req.get(name))
-    for name in ("tensorboard", "bm3d", "nbval", "pytest", "pypandoc-binary", "pooch", "check-jsonschema"):
+    for name in (
+        "tensorboard",
+        "bm3d",
+        "nbval",
+        "pytest",
+        "pypandoc-binary",
+        "pooch",
+        "check-jsonschema",
+        "bioimageio-spec",  # bioimaging-guide export (bioimaging_guide.modelzoo)
+    ):
         assert name in req, name
     lines = (ROOT / "requirements.txt").read_text().splitlines()
     first = next(line for line in lines if line and not line.startswith("#"))

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from skimage.draw import disk
 
-from bioimaging_guide.plotting import draw_outlines, error_overlay, label_colors
+from bioimaging_guide.plotting import OKABE_ITO, draw_outlines, error_overlay, label_colors
 from bioimaging_guide.segmentation import watershed_nuclei
 from bioimaging_guide.stats import simulate_replicate_power
 from bioimaging_guide.uncertainty import (
@@ -90,3 +90,14 @@ def test_replicate_power_respects_the_unit_of_replication():
         simulate_replicate_power(areas, 1.2, 1, 100, replicate_cv=0.1)
     with pytest.raises(ValueError, match="cannot be negative"):
         simulate_replicate_power(areas, 1.2, 3, 100, replicate_cv=-0.1)
+
+
+def test_diagram_helpers_draw_boxes_and_arrows():
+    from bioimaging_guide.plotting import diagram_arrow, diagram_box, diagram_canvas
+
+    fig, ax = diagram_canvas(4, 3)
+    assert diagram_box(ax, 10, 10, 30, 20, "a box", OKABE_ITO["yellow"]) == (10, 10, 30, 20)
+    diagram_arrow(ax, (40, 20), (60, 20), label="yes")
+    assert [t.get_text() for t in ax.texts] == ["a box", "yes"]
+    assert len(ax.patches) == 2 and ax.get_xlim() == (0, 100)
+    plt.close(fig)

@@ -74,12 +74,16 @@ def clean_set() -> list[np.ndarray]:
 
 
 def test_pair_by_stem_and_label_suffixes(tmp_path):
-    images = touch(tmp_path / "images", "a.tif", "b.png", "c.tif", "d.tif", "e.tif", "f.tif", "notes.txt", "._a.tif")
+    images = touch(
+        tmp_path / "images", "a.tif", "b.png", "c.tif", "d.tif", "e.tif", "f.tif", "g.tif", "notes.txt", "._a.tif"
+    )
     labels = touch(
-        tmp_path / "labels", "a.tif", "b.tif", "c_masks.tif", "d_labels.png", "e-labels.tif", "f_Mask.tif", "._b.tif"
+        tmp_path / "labels",
+        *("a.tif", "b.tif", "c_masks.tif", "d_labels.png", "e-labels.tif", "f_Mask.tif", "g_cp_masks.png"),
+        *("._b.tif", "a_overlay.png"),  # hidden files and the overlays of `segment` are not label files
     )
     pairs = ud.pair_folders(images, labels)
-    assert [p.name for p in pairs] == ["a", "b", "c", "d", "e", "f"]
+    assert [p.name for p in pairs] == ["a", "b", "c", "d", "e", "f", "g"]
     assert {p.name: p.labels.name for p in pairs} == {
         "a": "a.tif",
         "b": "b.tif",
@@ -87,6 +91,7 @@ def test_pair_by_stem_and_label_suffixes(tmp_path):
         "d": "d_labels.png",
         "e": "e-labels.tif",
         "f": "f_Mask.tif",
+        "g": "g_cp_masks.png",
     }
     assert pairs[1].image == images / "b.png"
     assert ud.pair_folders(str(images), str(labels)) == pairs  # str works too

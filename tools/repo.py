@@ -210,6 +210,29 @@ def _cff_lines(repo: Repo) -> dict[str, str]:
     return {"repository-code": repo.url, "url": f"https://{owner}.github.io/{name}/"}
 
 
+#: Derived copies of the repository URL in README.md: the website and the reader's pip install line.
+_README_SITE_RE = re.compile(r"https://[A-Za-z0-9-]+\.github\.io/[A-Za-z0-9._-]+/")
+_README_GIT_RE = re.compile(r"git\+https://github\.com/[A-Za-z0-9._-]+/[A-Za-z0-9._-]+@[A-Za-z0-9._/-]+")
+
+
+def _readme_problems(root: Path, repo: Repo) -> list[str]:
+    readme = root / "README.md"
+    if not readme.exists():
+        return []
+    text = readme.read_text(encoding="utf-8")
+    out = []
+    site, source = _cff_lines(repo)["url"], f"git+{repo.url}@{repo.branch}"
+    if site not in text:
+        out.append(f"README.md: no link to the book's website {site}")
+    if source not in text:
+        out.append(f"README.md: no reader's install line from {source}")
+    stale = sorted(
+        {m for m in _README_SITE_RE.findall(text) if m != site} | set(_README_GIT_RE.findall(text)) - {source}
+    )
+    out += [f"README.md: outdated {m}" for m in stale]
+    return out
+
+
 def problems(root: str | Path) -> list[str]:
     """Every place where a derived copy of the repository URL is out of date."""
     root = Path(root)
@@ -224,6 +247,7 @@ def problems(root: str | Path) -> list[str]:
         source = f"git+{repo.url}@{repo.branch}"
         if source not in "".join("".join(c.get("source", "")) for c in nb.get("cells", [])):
             out.append(f"{rel}: the Colab install cell does not install the book's package from {source}")
+    out += _readme_problems(root, repo)
     cff = root / "CITATION.cff"
     if cff.exists():
         data = yaml.safe_load(cff.read_text(encoding="utf-8"))
@@ -267,6 +291,14 @@ def sync(root: str | Path) -> list[str]:
         if new_text != text:
             nb_path.write_text(new_text, encoding="utf-8")
             changed.append(rel)
+    readme = root / "README.md"
+    if readme.exists():
+        text = readme.read_text(encoding="utf-8")
+        new_text = _README_SITE_RE.sub(_cff_lines(repo)["url"], text)
+        new_text = _README_GIT_RE.sub(f"git+{repo.url}@{repo.branch}", new_text)
+        if new_text != text:
+            readme.write_text(new_text, encoding="utf-8")
+            changed.append("README.md")
     cff = root / "CITATION.cff"
     if cff.exists():
         text = cff.read_text(encoding="utf-8")

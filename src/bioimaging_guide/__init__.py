@@ -47,6 +47,9 @@ segmentation_models
 models
     The registry of the four shipped models: one life for all (train from
     ``models/NAME/training.json``, save, load, predict, generated model card).
+modelzoo
+    A StarDist model as a BioImage Model Zoo (bioimage.io) package, validated
+    with ``bioimageio.spec``, for deepImageJ, ilastik, QuPath and napari.
 evaluation, uncertainty, stats
     Output quality (chapter 10): matching and metrics, bootstrap intervals,
     test-time augmentation, effect sizes and power.
@@ -56,7 +59,7 @@ images, measurements, userdata
     fine-tuning on and scoring against the reader's own annotations.
 cli
     The ``bioimaging-guide`` command: ``segment``, ``check``, ``train``,
-    ``evaluate``, ``denoise``.
+    ``evaluate``, ``denoise``, ``export``.
 bookvalues
     The numbers a chapter quotes, published by the notebook that computes
     them (the book extension's ``value`` shortcode prints them).

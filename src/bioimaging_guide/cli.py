@@ -17,6 +17,11 @@ shipped models from its saved recipe (``models/NAME/training.json``)::
     bioimaging-guide train stardist --images images/ --labels labels/ --output my-model/
     bioimaging-guide train n2v-gigadb --output retrained/
 
+Package the book's StarDist model for software that reads BioImage Model Zoo (bioimage.io) models
+(deepImageJ in Fiji, ilastik, QuPath, napari)::
+
+    bioimaging-guide export stardist-dsb2018 --output stardist-dsb2018.bioimageio.zip
+
 Every input is read and checked before anything is written; outputs are written atomically.
 """
 
@@ -35,6 +40,9 @@ from .common import write_atomic
 from .images import InputError, read_plane  # InputError: bad input: reported as ``error: …`` with exit status 2
 
 IMAGE_SUFFIXES = {".tif", ".tiff", ".png", ".jpg", ".jpeg", ".bmp"}
+#: Ending of the quick-look picture ``segment`` writes beside each label file (``a_overlay.png``); folder
+#: listings of ``check``/``evaluate``/``train`` skip it, so a ``segment`` output folder can be evaluated as it is.
+OVERLAY_SUFFIX = "_overlay.png"
 
 
 # --------------------------------------------------------------------------- reading
@@ -196,7 +204,7 @@ def segment(
     out_dir = Path(output)
     extra_targets = []
     if extras:
-        extra_targets = [out_dir / f"{f.stem}{s}" for f in files for s in ("_measurements.csv", "_overlay.png")]
+        extra_targets = [out_dir / f"{f.stem}{s}" for f in files for s in ("_measurements.csv", OVERLAY_SUFFIX)]
         extra_targets.append(out_dir / "summary.csv")
         existing = [t for t in extra_targets if t.exists()]
         if existing and not overwrite:
@@ -249,7 +257,7 @@ def segment(
             csv = out_dir / f"{f.stem}_measurements.csv"
             table = pd.concat(tables, ignore_index=True)
             write_atomic(csv, lambda p, t=table: t.to_csv(p, index=False))
-            png = out_dir / f"{f.stem}_overlay.png"
+            png = out_dir / f"{f.stem}{OVERLAY_SUFFIX}"
             rgb = overlay_image(found[0], stack[0])
             write_atomic(png, lambda p, rgb=rgb: _write_png(p, rgb))
         scale_note = f"; rescaled by {factor:.2f} for the model" if factor != 1 else ""
@@ -434,6 +442,34 @@ def main(argv: list[str] | None = None) -> int:
         + "; ".join(f"{k}: {', '.join(v)}" for k, v in TRAIN_DEFAULTS.items()),
     )
     t.add_argument("--overwrite", action="store_true", help="replace the output model folder if it exists")
+    stardists = [n for n, m in REGISTRY.items() if m.framework == "stardist"]
+    x = sub.add_parser(
+        "export",
+        help="write a StarDist model as a bioimage.io package (.zip) to open in deepImageJ, ilastik, QuPath or napari",
+        description="bioimaging-guide export stardist-dsb2018 --output stardist-dsb2018.bioimageio.zip writes the "
+        "model as a BioImage Model Zoo (bioimage.io) package: one .zip file with the network (TensorFlow "
+        "SavedModel), its description (rdf.yaml, checked with bioimageio.spec), a test image and a README. "
+        "Software that reads bioimage.io models opens it: deepImageJ in Fiji (with the attached StarDist "
+        "post-processing macro), ilastik, QuPath, napari.",
+    )
+    x.add_argument(
+        "model", metavar="MODEL", help=f"{' or '.join(stardists)}, or a StarDist model folder (e.g. one you trained)"
+    )
+    x.add_argument("--output", "-o", required=True, help="the .zip file to write, e.g. MODEL.bioimageio.zip")
+    x.add_argument("--overwrite", action="store_true", help="replace the .zip file if it exists")
+    x.add_argument(
+        "--author",
+        dest="authors",
+        action="append",
+        metavar="NAME",
+        help="an author of the model, once per person (needed for your own models; default for the book's "
+        "models: the book's authors)",
+    )
+    x.add_argument(
+        "--license",
+        metavar="SPDX",
+        help="licence of the weights as an SPDX identifier (default CC-BY-4.0, the licence of the book's models)",
+    )
     args = parser.parse_args(argv)
     start = time.perf_counter()
     try:
@@ -479,6 +515,20 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "denoise":
             written = denoise(args.inputs, args.model, args.output, args.overwrite, channel=args.channel)
             print(f"wrote {len(written)} restored image(s) to {args.output} in {time.perf_counter() - start:.1f} s")
+        elif args.command == "export":
+            from .modelzoo import export_bioimageio, validation_summary
+
+            path = export_bioimageio(
+                args.model, args.output, overwrite=args.overwrite, authors=args.authors, license=args.license
+            )
+            summary = validation_summary(path)
+            print(
+                f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB) in {time.perf_counter() - start:.0f} s; "
+                f"bioimageio.spec: {summary.status}, {len(summary.warnings)} warning(s)"
+            )
+            for w in summary.warnings:
+                print(f"warning: {'.'.join(map(str, w.loc))}: {w.msg}", file=sys.stderr)
+            print("open it in deepImageJ, ilastik, QuPath or napari; its README.md says how to get labelled nuclei")
         elif args.name in own_data:
             from .userdata import train_on_folders
 

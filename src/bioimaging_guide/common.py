@@ -29,6 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 
 __all__ = [
+    "NETWORK_PERCENTILES",
     "LoadedModel",
     "atomic_folder",
     "environment_summary",
@@ -42,8 +43,18 @@ __all__ = [
 FRAMEWORKS = ("torch", "tensorflow")
 
 
+#: Percentiles that :func:`normalize_percentile` maps to 0 and 1 by default: how the book's networks take
+#: their input, and what the bioimage.io packages of :mod:`bioimaging_guide.modelzoo` declare.
+NETWORK_PERCENTILES = (1.0, 99.8)
+
+
 def normalize_percentile(
-    image, low: float = 1.0, high: float = 99.8, reference=None, channel_axis: int | None = None, dtype=np.float32
+    image,
+    low: float = NETWORK_PERCENTILES[0],
+    high: float = NETWORK_PERCENTILES[1],
+    reference=None,
+    channel_axis: int | None = None,
+    dtype=np.float32,
 ) -> np.ndarray:
     """Scale intensities so that the ``low`` and ``high`` percentiles become 0 and 1 (values are not clipped).
 
@@ -204,7 +215,11 @@ class LoadedModel:
 
 
 def write_atomic(destination: str | os.PathLike, write: Callable[[str], object]) -> None:
-    """Write a file through ``write(temporary_path)``, then rename it into place: a reader never sees half a file."""
+    """Write a file through ``write(temporary_path)``, then rename it into place: a reader never sees half a file.
+
+    The file gets the permissions of any newly created file (``0o666`` less the
+    umask), not the owner-only ones of the temporary file.
+    """
     import tempfile
     from pathlib import Path
 
@@ -213,6 +228,9 @@ def write_atomic(destination: str | os.PathLike, write: Callable[[str], object])
     os.close(fd)
     try:
         write(tmp)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
         os.replace(tmp, destination)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

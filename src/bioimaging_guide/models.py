@@ -50,6 +50,7 @@ __all__ = [
     "load_training_config",
     "model_folder",
     "model_record",
+    "resolve_model_folder",
     "shipped_models_dir",
     "train_model",
     "write_model_card",
@@ -77,20 +78,24 @@ def model_folder(name: str) -> Path:
     return path
 
 
-def _folder(name_or_path: str | Path) -> Path:
+def resolve_model_folder(name_or_path: str | Path) -> Path:
+    """The folder ``name_or_path`` names: itself if it is a folder, else the shipped model of that name.
+
+    The one resolver behind every ``--model``/``--from`` argument; an unknown name raises ``ValueError``.
+    """
     path = Path(name_or_path)
     return path if path.is_dir() else model_folder(str(name_or_path))
 
 
 def load_training_config(name_or_path: str | Path) -> dict:
     """The complete training recipe (``training.json``) of a shipped model or a model folder."""
-    return json.loads((_folder(name_or_path) / "training.json").read_text())
+    return json.loads((resolve_model_folder(name_or_path) / "training.json").read_text())
 
 
 def model_record(name_or_path: str | Path) -> dict:
     """What a model folder records about its training: ``training`` (the recipe), ``history`` (learning
     curves) and ``metrics`` (test metrics, wall time, environment), each read from its JSON file."""
-    folder = _folder(name_or_path)
+    folder = resolve_model_folder(name_or_path)
     return {key: json.loads((folder / f"{key}.json").read_text()) for key in ("training", "history", "metrics")}
 
 

@@ -96,3 +96,66 @@ def add_scale_bar(ax, length: float, label: str, color: str = "white", loc: str 
     )
     bar.txt_label._text.set_path_effects([patheffects.withStroke(linewidth=2, foreground="black")])
     ax.add_artist(bar)
+
+
+# --------------------------------------------------------------------------- concept diagrams
+
+
+def diagram_canvas(width: float, height: float):
+    """A figure for a concept diagram: axes without ticks, drawn in units of 0–100 on both axes."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(width, height))
+    ax.set_xlim(0, 100)
+    ax.set_ylim(0, 100)
+    ax.set_axis_off()
+    return fig, ax
+
+
+def diagram_box(
+    ax,
+    x: float,
+    y: float,
+    w: float,
+    h: float,
+    text: str,
+    face: str = "white",
+    edge: str = "black",
+    linestyle: str = "-",
+    size: float = 10,
+    weight: str = "normal",
+) -> tuple[float, float, float, float]:
+    """Draw a rounded box with centred text at (x, y) (lower left) of size w × h; returns (x, y, w, h).
+
+    The boxes of every concept diagram in the book look alike: rounded corners,
+    black text, a thin black edge (dashed with ``linestyle="--"`` for optional
+    or external elements) and an Okabe–Ito fill.
+    """
+    from matplotlib.patches import FancyBboxPatch
+
+    ax.add_patch(
+        FancyBboxPatch(
+            (x, y),
+            w,
+            h,
+            boxstyle="round,pad=0.4,rounding_size=1.2",
+            facecolor=face,
+            edgecolor=edge,
+            linewidth=1.2,
+            linestyle=linestyle,
+        )
+    )
+    ax.text(x + w / 2, y + h / 2, text, ha="center", va="center", fontsize=size, fontweight=weight, linespacing=1.15)
+    return x, y, w, h
+
+
+def diagram_arrow(ax, start: tuple[float, float], end: tuple[float, float], label: str | None = None, **style) -> None:
+    """Draw an arrow from ``start`` to ``end``, with an optional ``label`` beside its middle."""
+    from matplotlib.patches import FancyArrowPatch
+
+    kw = dict(arrowstyle="-|>", mutation_scale=14, color="black", linewidth=1.4, shrinkA=2, shrinkB=2)
+    kw.update(style)
+    ax.add_patch(FancyArrowPatch(start, end, **kw))
+    if label:
+        mx, my = (start[0] + end[0]) / 2, (start[1] + end[1]) / 2
+        ax.text(mx + 1, my, label, ha="left", va="center", fontsize=9, fontstyle="italic")

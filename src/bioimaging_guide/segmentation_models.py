@@ -42,6 +42,7 @@ __all__ = [
     "SegmentationModel",
     "augment",
     "evaluate_on_split",
+    "is_stardist_folder",
     "load_segmentation_model",
     "pad_to_size",
     "stardist_config",
@@ -174,9 +175,9 @@ def train_stardist(
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     if init_from is not None:
-        from .models import model_folder
+        from .models import resolve_model_folder
 
-        source = Path(init_from) if Path(init_from).is_dir() else model_folder(str(init_from))
+        source = resolve_model_folder(init_from)
         shutil.copytree(source, out_dir / name, dirs_exist_ok=True)
         with quiet(not verbose):
             model = StarDist2D(None, name=name, basedir=str(out_dir))
@@ -268,9 +269,9 @@ def train_cellpose(
     work = out_dir / f".{name}-training"
     work.mkdir(parents=True, exist_ok=True)
     if init_from is not None:  # fine-tuning: the architecture and weights of a trained book Cellpose model
-        from .models import model_folder
+        from .models import resolve_model_folder
 
-        source = Path(init_from) if Path(init_from).is_dir() else model_folder(str(init_from))
+        source = resolve_model_folder(init_from)
         source_cfg = json.loads((source / "config.json").read_text())
         diam_mean, nbase = source_cfg["diam_mean"], source_cfg["nbase"][1:]
     net = _cellpose_net(diam_mean=diam_mean, nbase=nbase)
@@ -359,15 +360,21 @@ def load_segmentation_model(path: str | Path) -> SegmentationModel:
     return model
 
 
+def is_stardist_folder(path: str | Path) -> bool:
+    """Whether ``path`` is a StarDist model folder: ``config.json`` with ``n_rays``, and ``weights_*.h5``."""
+    path = Path(path)
+    return (
+        (path / "config.json").is_file()
+        and any(path.glob("weights_*.h5"))
+        and "n_rays" in json.loads((path / "config.json").read_text())
+    )
+
+
 def _load_segmentation_folder(path: Path) -> SegmentationModel:
     if (path / "weights.pt").is_file() and (path / "config.json").is_file():
         if json.loads((path / "config.json").read_text()).get("framework") == "cellpose":
             return _load_cellpose(path)
-    if (
-        (path / "config.json").is_file()
-        and any(path.glob("weights_*.h5"))
-        and "n_rays" in json.loads((path / "config.json").read_text())
-    ):
+    if is_stardist_folder(path):
         return _load_stardist(path)
     raise ValueError(
         f"{path} is neither a StarDist model folder (config.json + weights_*.h5) "

@@ -29,7 +29,7 @@ import pandas as pd
 from scipy import ndimage as ndi
 
 from . import evaluation as ev
-from .cli import IMAGE_SUFFIXES
+from .cli import IMAGE_SUFFIXES, OVERLAY_SUFFIX
 from .common import atomic_folder, write_atomic
 from .images import InputError, read_plane
 
@@ -45,8 +45,9 @@ __all__ = [
     "read_labels",
 ]
 
-#: Endings of a label file's name that pairing ignores (Cellpose writes ``a_masks.tif`` for ``a.tif``).
-LABEL_SUFFIXES = ("_labels", "_masks", "_mask", "-labels", "_label")
+#: Endings of a label file's name that pairing ignores (Cellpose writes ``a_cp_masks.png`` or ``a_masks.tif``
+#: for ``a.tif``; longer endings first, so ``_cp_masks`` is removed whole).
+LABEL_SUFFIXES = ("_cp_masks", "_labels", "_masks", "_mask", "-labels", "_label")
 
 #: Objects smaller than this (pixels) are reported as tiny by :func:`check_dataset`.
 TINY_AREA = 20
@@ -96,14 +97,23 @@ class Pair:
 
 
 def _list_folder(folder: str | Path, role: str) -> list[Path]:
-    """The image files of a folder (sorted; hidden files such as macOS ``._a.tif`` skipped)."""
+    """The image files of a folder (sorted; hidden files such as macOS ``._a.tif`` and overlays skipped).
+
+    Overlays are the ``*_overlay.png`` pictures ``segment`` writes next to its label files
+    (:data:`OVERLAY_SUFFIX`).
+    """
     p = Path(folder)
     if not p.exists():
         raise InputError(f"the {role} folder {p} does not exist: pass the folder that holds the {role} files")
     if not p.is_dir():
         raise InputError(f"{p} is a file, not a folder: pass the folder that holds the {role} files")
     files = sorted(
-        f for f in p.iterdir() if f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES and not f.name.startswith(".")
+        f
+        for f in p.iterdir()
+        if f.is_file()
+        and f.suffix.lower() in IMAGE_SUFFIXES
+        and not f.name.startswith(".")
+        and not f.name.lower().endswith(OVERLAY_SUFFIX)
     )
     if not files:
         raise InputError(

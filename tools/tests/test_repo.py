@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.fixture
 def book(tmp_path):
-    for name in ("_quarto.yml", "CITATION.cff"):
+    for name in ("_quarto.yml", "CITATION.cff", "README.md"):
         shutil.copy(ROOT / name, tmp_path / name)
     shutil.copytree(ROOT / "notebooks", tmp_path / "notebooks")
     return tmp_path
@@ -53,9 +53,15 @@ def test_changing_the_url_once_is_detected_and_synced(book):
     found = repo.problems(book)
     assert any("CITATION.cff" in p for p in found)
     assert any("badge" in p for p in found)
+    assert any(
+        p.startswith("README.md: no link to the book's website https://new-org.github.io/new-book/") for p in found
+    )
     changed = repo.sync(book)
-    assert "CITATION.cff" in changed and any(c.startswith("notebooks/") for c in changed)
+    assert {"CITATION.cff", "README.md"} <= set(changed) and any(c.startswith("notebooks/") for c in changed)
     assert repo.problems(book) == [] and repo.install_cell_problems(book) == []
+    readme = (book / "README.md").read_text()
+    assert "https://new-org.github.io/new-book/" in readme and "git+https://github.com/new-org/new-book@main" in readme
+    assert "ai-microscopy-book" not in readme
     nb = json.loads(next((book / "notebooks").glob("*.ipynb")).read_text())
     assert "new-org/new-book" in "".join(nb["cells"][0]["source"])
     install = "".join(nb["cells"][1]["source"])
