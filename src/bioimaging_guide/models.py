@@ -262,8 +262,11 @@ def _stardist_rows(cfg: dict) -> list[tuple[str, str]]:
         ),
         (
             "augmentation",
-            f"random 90° rotations and flips; intensity × U{tuple(aug['scale'])} + "
-            f"U{tuple(aug['shift'])}; Gaussian noise, sd ≤ {aug['noise_sd']}",
+            "random 90° rotations and flips; "
+            + (f"zoom × {_fmt(aug['zoom'])} (log-uniform); " if tuple(aug.get("zoom", (1, 1))) != (1, 1) else "")
+            + f"intensity × U{tuple(aug['scale'])} + U{tuple(aug['shift'])}; "
+            + (f"Gaussian blur, sigma ≤ {aug['blur_sigma']} px; " if aug.get("blur_sigma", 0) else "")
+            + f"Gaussian noise, sd ≤ {aug['noise_sd']}",
         ),
         (
             "model selection",

@@ -52,9 +52,18 @@ __all__ = [
 ]
 
 #: Augmentation of :func:`augment` (StarDist training): random 90° rotations and flips of image and
-#: labels; intensity scaled by a factor from ``scale`` and shifted by an offset from ``shift``;
+#: labels; optionally a random zoom by a factor from ``zoom`` (log-uniform; (1, 1) = off), which changes
+#: the apparent size of the nuclei; intensity scaled by a factor from ``scale`` and shifted by an offset
+#: from ``shift``; optionally a Gaussian blur with a sigma drawn up to ``blur_sigma`` pixels (0 = off);
 #: Gaussian noise with a standard deviation drawn up to ``noise_sd``.
-AUGMENTATION = {"rotate_flip": True, "scale": (0.7, 1.3), "shift": (-0.1, 0.1), "noise_sd": 0.03}
+AUGMENTATION = {
+    "rotate_flip": True,
+    "scale": (0.7, 1.3),
+    "shift": (-0.1, 0.1),
+    "noise_sd": 0.03,
+    "zoom": (1.0, 1.0),
+    "blur_sigma": 0.0,
+}
 
 #: Slimmer than Cellpose's default [32, 64, 128, 256] so the weights stay < 10 MB.
 CELLPOSE_NBASE = (16, 32, 64, 128)
@@ -90,6 +99,29 @@ def pad_to_size(x: np.ndarray, y: np.ndarray, size: Sequence[int]):
     return x, np.pad(y, pad, constant_values=0)
 
 
+def _zoom_patch(x: np.ndarray, y: np.ndarray, factor: float, rng: np.random.Generator):
+    """Zoom image (linear) and labels (nearest) by ``factor``, then crop or pad back to the input's size.
+
+    A random part of an enlarged patch is kept; a shrunken patch is placed at a random position on
+    background (the image's minimum, label 0).
+    """
+    from scipy import ndimage as ndi
+
+    shape = x.shape[:2]
+    xz = ndi.zoom(x, factor, order=1, grid_mode=True, mode="nearest")
+    yz = ndi.zoom(y, factor, order=0, grid_mode=True, mode="nearest")
+    out_x = np.full(shape, float(np.min(x)), dtype=np.float32)
+    out_y = np.zeros(shape, dtype=y.dtype)
+    src, dst = [], []
+    for n, m in zip(shape, xz.shape[:2]):
+        offset = int(rng.integers(0, abs(m - n) + 1))
+        src.append(slice(offset, offset + n) if m >= n else slice(0, m))
+        dst.append(slice(0, n) if m >= n else slice(offset, offset + m))
+    out_x[tuple(dst)] = xz[tuple(src)]
+    out_y[tuple(dst)] = yz[tuple(src)]
+    return out_x, out_y
+
+
 def augment(
     x: np.ndarray,
     y: np.ndarray,
@@ -97,17 +129,29 @@ def augment(
     scale=AUGMENTATION["scale"],
     shift=AUGMENTATION["shift"],
     noise_sd: float = AUGMENTATION["noise_sd"],
+    zoom=AUGMENTATION["zoom"],
+    blur_sigma: float = AUGMENTATION["blur_sigma"],
 ):
-    """Random flips and 90° rotations (image and labels), intensity scaling and noise (image only).
+    """Random flips and 90° rotations (image and labels), optional zoom, intensity scaling, optional blur and noise.
 
-    See :data:`AUGMENTATION` for what the parameters mean.
+    See :data:`AUGMENTATION` for what the parameters mean. With zoom and blur off (their defaults) the
+    random numbers drawn are the same as before those options existed, so older recipes train the same.
     """
     rng = np.random.default_rng() if rng is None else rng
     k = int(rng.integers(4))
     x, y = np.rot90(x, k, axes=(0, 1)), np.rot90(y, k, axes=(0, 1))
     if rng.random() < 0.5:
         x, y = x[:, ::-1], y[:, ::-1]
+    low, high = float(zoom[0]), float(zoom[1])
+    if not (0 < low <= high):
+        raise ValueError(f"zoom must be (low, high) with 0 < low <= high, got {zoom!r}")
+    if (low, high) != (1.0, 1.0):
+        x, y = _zoom_patch(x, y, float(np.exp(rng.uniform(np.log(low), np.log(high)))), rng)
     x = x * rng.uniform(*scale) + rng.uniform(*shift)
+    if blur_sigma > 0:
+        from scipy import ndimage as ndi
+
+        x = ndi.gaussian_filter(x, rng.uniform(0, blur_sigma))
     x = x + rng.normal(0, rng.uniform(0, noise_sd), size=x.shape)
     return np.ascontiguousarray(x, dtype=np.float32), np.ascontiguousarray(y)
 
@@ -191,7 +235,16 @@ def train_stardist(
         model = StarDist2D(stardist_config(epochs, steps_per_epoch, **config), name=name, basedir=str(out_dir))
 
     def augmenter(x, y):
-        return augment(x, y, rng, scale=aug["scale"], shift=aug["shift"], noise_sd=aug["noise_sd"])
+        return augment(
+            x,
+            y,
+            rng,
+            scale=aug["scale"],
+            shift=aug["shift"],
+            noise_sd=aug["noise_sd"],
+            zoom=aug["zoom"],
+            blur_sigma=aug["blur_sigma"],
+        )
 
     start = time.perf_counter()
     with quiet(not verbose):
