@@ -149,3 +149,29 @@ def test_every_notebook_publishes_its_values_once():
         assert values, f"{path.name} publishes no values but {quoted[stem].name} quotes them"
         source = json.loads(path.read_text())["cells"]
         assert any(f'BookValues("{stem}.ipynb")' in "".join(c["source"]) for c in source), path.name
+
+
+def test_durations_are_published_but_never_compared(tmp_path, monkeypatch):
+    """Wall-clock times depend on the machine's load: a re-run must publish them again, not reproduce them."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv(CHECK_ENV, "1")
+    committed(tmp_path, {"train_seconds": {"value": 68.6, "duration": True}, "psnr": {"value": 30.2, "tol": 0.05}})
+
+    slower = BookValues("demo.ipynb")
+    slower.add_duration("train_seconds", np.float64(158.3))  # the CI run that took 2.3 times as long
+    slower.add("psnr", 30.2, tol=0.05)
+    bundle = published(slower, monkeypatch)
+    assert bundle[MIME]["values"]["train_seconds"] == {"value": 158.3, "duration": True}
+    assert "not compared" in bundle["text/plain"]
+
+    gone = BookValues("demo.ipynb")
+    gone.add("psnr", 30.2, tol=0.05)
+    with pytest.raises(AssertionError, match="train_seconds: published before"):
+        published(gone, monkeypatch)
+
+    values = BookValues("demo.ipynb")
+    with pytest.raises(ValueError, match="must be a time >= 0"):
+        values.add_duration("train_seconds", -1.0)
+    assert len(values) == 0
+    with pytest.raises(TypeError, match="must be a real number"):
+        values.add_duration("train_seconds", "68 s")

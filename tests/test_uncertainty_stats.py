@@ -101,3 +101,21 @@ def test_diagram_helpers_draw_boxes_and_arrows():
     assert [t.get_text() for t in ax.texts] == ["a box", "yes"]
     assert len(ax.patches) == 2 and ax.get_xlim() == (0, 100)
     plt.close(fig)
+
+
+@pytest.mark.parametrize(("color", "halo"), [("white", "black"), ("black", "white"), ("#E69F00", "black")])
+def test_scale_bar_label_has_a_contrasting_outline(color, halo):
+    """A black bar on a bright image must not get a black outline that turns its label into a blob."""
+    from matplotlib.colors import to_rgba
+    from mpl_toolkits.axes_grid1.anchored_artists import AnchoredSizeBar
+
+    from bioimaging_guide.plotting import add_scale_bar
+
+    fig, ax = plt.subplots()
+    ax.imshow(np.zeros((50, 50)))
+    add_scale_bar(ax, 10, "5 µm", color=color)
+    (bar,) = [a for a in ax.artists if isinstance(a, AnchoredSizeBar)]
+    (effect,) = bar.txt_label._text.get_path_effects()
+    assert effect._gc["foreground"] == halo or to_rgba(effect._gc["foreground"]) == to_rgba(halo)
+    assert bar.txt_label._text.get_text() == "5 µm"
+    plt.close(fig)

@@ -5,7 +5,8 @@ quotes and publishes them in its last cell::
 
     values = BookValues("06-image-restoration.ipynb")   # this notebook's file name
     values.add("care_psnr", care.psnr.mean(), tol=0.05)     # absolute tolerance
-    values.add("training_minutes", minutes, rtol=0.5)       # relative tolerance
+    values.add("n_nuclei", n, rtol=0.05)                    # relative tolerance
+    values.add_duration("training_minutes", minutes)        # wall-clock time: shown, never compared
     values.publish()
 
 ``publish`` shows a small table and stores the values in the cell's output
@@ -21,7 +22,10 @@ that several notebooks publish needs ``nb=<notebook file stem>``.)
 Under the test suite (environment variable :data:`CHECK_ENV` set, as
 ``notebooks/conftest.py`` does for nbval), ``publish`` compares the new values
 with those stored in the committed notebook file and fails if one moved beyond
-its tolerance or disappeared. Elsewhere (a reader's session, an author
+its tolerance or disappeared. Durations (:meth:`BookValues.add_duration`) are
+only required to be present: wall-clock time depends on the machine and its
+load, and the book quotes it as "on our 2-core run", not as a result that a
+re-run must reproduce. Elsewhere (a reader's session, an author
 re-executing the notebook to update it) it only shows and stores them; the
 book quotes the committed run, made with the pinned versions of
 ``requirements.txt``.
@@ -106,9 +110,23 @@ class BookValues:
         entry["tol" if tol is not None else "rtol"] = float(bound)
         self._values[name] = entry
 
+    def add_duration(self, name: str, value) -> None:
+        """Record a wall-clock time (seconds or minutes, as the name says): published, never compared.
+
+        Timings change with the machine and its load (a test run on a busy CI runner took twice as long as the
+        committed run), so a re-run only has to publish the value again, not reproduce it.
+        """
+        self.add(name, value, tol=0)  # the same checks of name and number as every value
+        if self._values[name]["value"] < 0:
+            del self._values[name]
+            raise ValueError(f"duration {name!r} must be a time >= 0, got {value!r}")
+        self._values[name] = {"value": self._values[name]["value"], "duration": True}
+
     def allowed(self, name: str, old: float) -> float:
         """How far the value ``name`` may be from ``old``."""
         entry = self._values[name]
+        if entry.get("duration"):
+            return math.inf
         return entry["tol"] if "tol" in entry else entry["rtol"] * abs(old)
 
     def differences(self, stored: dict[str, dict]) -> list[str]:
@@ -144,6 +162,9 @@ class BookValues:
         width = max(len(n) for n in self._values)
         lines = [f"{len(self._values)} values quoted in the chapter:"]
         for name, entry in self._values.items():
-            bound = f"± {entry['tol']:g}" if "tol" in entry else f"± {entry['rtol']:.0%}"
+            if entry.get("duration"):
+                bound = "wall-clock time, not compared"
+            else:
+                bound = f"± {entry['tol']:g}" if "tol" in entry else f"± {entry['rtol']:.0%}"
             lines.append(f"  {name:<{width}}  {entry['value']:.6g}  ({bound})")
         display({MIME: {"values": self._values}, "text/plain": "\n".join(lines)}, raw=True)

@@ -94,7 +94,11 @@ def add_scale_bar(ax, length: float, label: str, color: str = "white", loc: str 
     bar = AnchoredSizeBar(
         ax.transData, length, label, loc, pad=0.4, borderpad=0.5, sep=4, frameon=False, color=color, size_vertical=2
     )
-    bar.txt_label._text.set_path_effects([patheffects.withStroke(linewidth=2, foreground="black")])
+    # a thin outline of the opposite brightness keeps the label readable on bright and dark backgrounds alike
+    from matplotlib.colors import to_rgb
+
+    halo = "black" if sum(to_rgb(color)) / 3 > 0.5 else "white"
+    bar.txt_label._text.set_path_effects([patheffects.withStroke(linewidth=2, foreground=halo)])
     ax.add_artist(bar)
 
 
