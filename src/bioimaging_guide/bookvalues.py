@@ -90,12 +90,20 @@ class BookValues:
         The tolerance says how far a re-run may move the value before the
         chapter's text (which quotes it) must be re-read.
         """
+        if (tol is None) == (rtol is None):
+            raise ValueError(f"value {name!r}: give exactly one of tol= (absolute) or rtol= (relative)")
+        value = self._checked(name, value)
+        bound = tol if tol is not None else rtol
+        if not (isinstance(bound, numbers.Real) and bound >= 0):
+            raise ValueError(f"value {name!r}: the tolerance must be a number >= 0, got {bound!r}")
+        self._values[name] = {"value": value, "tol" if tol is not None else "rtol": float(bound)}
+
+    def _checked(self, name: str, value) -> int | float:
+        """``value`` as a Python number, after the checks that every quoted number must pass."""
         if not isinstance(name, str) or not _NAME.match(name):
             raise ValueError(f"value name {name!r}: use letters, digits and underscores, starting with a letter")
         if name in self._values:
             raise ValueError(f"value {name!r} was already added; each quoted number has one name")
-        if (tol is None) == (rtol is None):
-            raise ValueError(f"value {name!r}: give exactly one of tol= (absolute) or rtol= (relative)")
         if hasattr(value, "item") and getattr(value, "ndim", 0) == 0:
             value = value.item()  # NumPy scalar -> Python number
         if isinstance(value, bool) or not isinstance(value, numbers.Real):
@@ -103,12 +111,7 @@ class BookValues:
         value = int(value) if isinstance(value, numbers.Integral) else float(value)
         if not math.isfinite(value):
             raise ValueError(f"value {name!r} is {value}; only finite numbers can be quoted")
-        bound = tol if tol is not None else rtol
-        if not (isinstance(bound, numbers.Real) and bound >= 0):
-            raise ValueError(f"value {name!r}: the tolerance must be a number >= 0, got {bound!r}")
-        entry: dict = {"value": value}
-        entry["tol" if tol is not None else "rtol"] = float(bound)
-        self._values[name] = entry
+        return value
 
     def add_duration(self, name: str, value) -> None:
         """Record a wall-clock time (seconds or minutes, as the name says): published, never compared.
@@ -116,11 +119,10 @@ class BookValues:
         Timings change with the machine and its load (a test run on a busy CI runner took twice as long as the
         committed run), so a re-run only has to publish the value again, not reproduce it.
         """
-        self.add(name, value, tol=0)  # the same checks of name and number as every value
-        if self._values[name]["value"] < 0:
-            del self._values[name]
+        value = self._checked(name, value)
+        if value < 0:
             raise ValueError(f"duration {name!r} must be a time >= 0, got {value!r}")
-        self._values[name] = {"value": self._values[name]["value"], "duration": True}
+        self._values[name] = {"value": value, "duration": True}
 
     def allowed(self, name: str, old: float) -> float:
         """How far the value ``name`` may be from ``old``."""
