@@ -83,6 +83,23 @@ def test_large_image_is_tiled(tmp_path, capsys, real):
     assert labels.shape == big.shape and labels.max() > 150
 
 
+@pytest.mark.parametrize("model", ["stardist-dsb2018", "cellpose-dsb2018"])
+def test_tta_segments_like_a_single_pass_and_keeps_the_shape(tmp_path, capsys, real, model):
+    s = real["7f4cbe0b"]
+    crop = s.image[:200, :250]  # even sides: StarDist's averaging pads them to odd ones and crops back
+    write_png(tmp_path / "nuclei.png", crop)
+    for flag in ([], ["--tta"]):
+        code, out = run(
+            ["segment", tmp_path / "nuclei.png", "--model", model, "-o", tmp_path / f"out{len(flag)}", *flag], capsys
+        )
+        assert code == 0, out
+    single = tifffile.imread(tmp_path / "out0" / "nuclei.tif").astype(np.int32)
+    averaged = tifffile.imread(tmp_path / "out1" / "nuclei.tif").astype(np.int32)
+    assert averaged.shape == crop.shape
+    assert ev.match(s.labels[:200, :250], averaged).f1 > 0.85  # still a good segmentation
+    assert 0.9 < ev.match(single, averaged).f1 and not np.array_equal(single, averaged)  # close, not identical
+
+
 @pytest.mark.parametrize(
     "case, message",
     [

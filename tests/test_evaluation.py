@@ -408,3 +408,71 @@ def test_paired_bootstrap_cancels_what_the_images_share():
     assert same.difference == same.low == same.high == 0.0 and same.fraction_b_better == 0.0
     with pytest.raises(ValueError, match="same images"):
         ev.paired_bootstrap(a, b[:5])
+
+
+# ---------------------------------------------------------------------------
+# shift_boundaries: a second annotator one pixel outside or inside
+# ---------------------------------------------------------------------------
+
+
+def _disc(shape, centre, radius):
+    yy, xx = np.mgrid[: shape[0], : shape[1]]
+    return (yy - centre[0]) ** 2 + (xx - centre[1]) ** 2 <= radius**2
+
+
+def test_shift_boundaries_grows_and_shrinks_by_about_one_perimeter():
+    from bioimaging_guide.evaluation import object_stats, shift_boundaries
+
+    labels = _disc((80, 80), (40, 40), 15).astype(np.int32)
+    area = labels.sum()
+    perimeter = object_stats(labels)["perimeter"].iloc[0]
+    grown, shrunk = shift_boundaries(labels, 1), shift_boundaries(labels, -1)
+    # one ring of pixels is about one perimeter long (a 4-connected inner ring of a digital disc is a little shorter)
+    assert abs((grown > 0).sum() - area - perimeter) < 0.2 * perimeter
+    assert abs(area - (shrunk > 0).sum() - perimeter) < 0.2 * perimeter
+    # the shifted outlines nest: shrunk inside original inside grown
+    assert np.all(labels[shrunk > 0] == 1) and np.all(grown[labels > 0] == 1)
+    assert np.array_equal(shift_boundaries(labels, 0), labels)
+    assert shift_boundaries(labels, 0) is not labels
+
+
+def test_shift_boundaries_keeps_ids_and_never_merges_neighbours():
+    from bioimaging_guide.evaluation import shift_boundaries
+
+    labels = np.zeros((40, 60), np.int32)
+    labels[10:30, 5:30] = 3  # two rectangles that touch along a column
+    labels[10:30, 30:55] = 7
+    grown = shift_boundaries(labels, 2)
+    assert set(np.unique(grown)) == {0, 3, 7}
+    assert np.all(grown[labels == 3] == 3) and np.all(grown[labels == 7] == 7)  # nobody takes a neighbour's pixels
+    shrunk = shift_boundaries(labels, -1)
+    assert set(np.unique(shrunk)) == {0, 3, 7}
+    # shrinking opens a gap between the two objects: each loses its ring, including the shared edge
+    assert np.all(shrunk[:, 29:31] == 0)
+    assert (shrunk == 3).sum() == 18 * 23 and (shrunk == 7).sum() == 18 * 23
+
+
+def test_shift_boundaries_drops_objects_thinner_than_the_shrinking():
+    from bioimaging_guide.evaluation import shift_boundaries
+
+    labels = np.zeros((20, 20), np.int32)
+    labels[5, 5:15] = 1  # a one-pixel-wide line
+    labels[10:16, 10:16] = 2
+    assert set(np.unique(shift_boundaries(labels, -1))) == {0, 2}
+
+
+@pytest.mark.parametrize("bad", [0.5, "1", True, None])
+def test_shift_boundaries_refuses_a_non_integer_shift(bad):
+    from bioimaging_guide.evaluation import shift_boundaries
+
+    with pytest.raises(ValueError, match="whole number of pixels"):
+        shift_boundaries(np.ones((5, 5), np.int32), bad)
+
+
+def test_shift_boundaries_refuses_masks_and_3d():
+    from bioimaging_guide.evaluation import shift_boundaries
+
+    with pytest.raises(ValueError, match="boolean mask"):
+        shift_boundaries(np.ones((5, 5), bool), 1)
+    with pytest.raises(ValueError, match="2D label image"):
+        shift_boundaries(np.ones((2, 5, 5), np.int32), 1)

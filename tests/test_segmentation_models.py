@@ -59,3 +59,69 @@ def test_zoom_and_blur_change_size_and_sharpness_and_keep_labels_aligned():
     assert np.array_equal(a[0], b[0]) and np.array_equal(a[1], b[1])
     with pytest.raises(ValueError, match="zoom must be"):
         augment(x, y, rng, zoom=(1.2, 0.8))
+
+
+# --------------------------------------------------------------------------- test-time augmentation
+
+
+def test_dihedral_transforms_are_eight_distinct_and_invertible():
+    from bioimaging_guide.segmentation_models import DIHEDRAL, dihedral_forward, dihedral_inverse
+
+    x = np.arange(5 * 7 * 2).reshape(5, 7, 2)  # rows, columns and a channel axis that must stay put
+    outs = [dihedral_forward(x, t) for t in DIHEDRAL]
+    assert len(DIHEDRAL) == 8 and np.array_equal(outs[0], x)
+    assert len({o.tobytes() + bytes(o.shape) for o in outs}) == 8
+    for t, o in zip(DIHEDRAL, outs):
+        assert np.array_equal(dihedral_inverse(o, t), x)
+        assert o.shape[2] == 2 and np.array_equal(np.sort(o.ravel()), np.sort(x.ravel()))
+
+
+def test_ray_permutation_matches_stardists_own_distances():
+    """Distances computed on a transformed label image, moved back, equal those of the original."""
+    from stardist.geometry import star_dist
+
+    from bioimaging_guide.segmentation_models import DIHEDRAL, dihedral_forward, dihedral_inverse, ray_permutation
+
+    yy, xx = np.mgrid[:41, :41]
+    labels = (((yy - 18) / 11.0) ** 2 + ((xx - 22) / 6.0) ** 2 <= 1).astype(np.int32)  # an off-centre ellipse
+    labels[5:9, 20:34] = 2  # and a bar: neither is symmetric under every transform
+    reference = star_dist(labels, 32)
+    for t in DIHEDRAL:
+        unpermuted = dihedral_inverse(star_dist(dihedral_forward(labels, t), 32), t)
+        np.testing.assert_allclose(unpermuted[..., ray_permutation(32, t)], reference, atol=1e-4)
+        if t != DIHEDRAL[0]:  # without the permutation the rays point the wrong way
+            assert not np.allclose(unpermuted, reference, atol=1e-2)
+
+
+def test_ray_permutation_refuses_ray_counts_that_turns_cannot_map():
+    from bioimaging_guide.segmentation_models import ray_permutation
+
+    with pytest.raises(ValueError, match="divisible by 4"):
+        ray_permutation(30, (True, False, False))
+
+
+@pytest.mark.usefixtures("real_data")
+def test_stardist_tta_is_equivariant_and_close_to_a_single_pass():
+    """Averaging over all eight transforms makes the output of a flipped image the flipped output."""
+    from stardist.models import StarDist2D
+
+    from bioimaging_guide import evaluation as ev
+    from bioimaging_guide.common import normalize_percentile
+    from bioimaging_guide.data import load_dsb2018
+    from bioimaging_guide.models import load_model, shipped_models_dir
+    from bioimaging_guide.segmentation_models import stardist_tta_prediction
+
+    crop = load_dsb2018("fluorescence", split="test")[0].image[:129, :161]  # odd sides: no padding needed
+    net = StarDist2D(None, name="stardist-dsb2018", basedir=str(shipped_models_dir()))
+    x = normalize_percentile(crop)
+    prob, dist, shape = stardist_tta_prediction(net, x)
+    assert shape == x.shape and prob.shape == (65, 81) and dist.shape == (65, 81, 32)
+    prob_f, dist_f, _ = stardist_tta_prediction(net, x[:, ::-1].copy())
+    np.testing.assert_allclose(prob_f[:, ::-1], prob, atol=1e-4)
+    mirror = [(16 - k) % 32 for k in range(32)]  # a left-right mirror sends the ray at angle phi to pi - phi
+    np.testing.assert_allclose(dist_f[:, ::-1][..., mirror], dist, atol=1e-3)
+    # the labels agree closely with a single pass (same network, same thresholds)
+    book = load_model("stardist-dsb2018")
+    single, averaged = book.predict(crop), book.predict(crop, tta=True)
+    assert averaged.shape == crop.shape and averaged.dtype == np.int32
+    assert ev.match(single, averaged, 0.5).f1 > 0.9

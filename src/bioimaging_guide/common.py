@@ -207,7 +207,7 @@ class LoadedModel:
 
     name: str
     framework: str
-    _predict: Callable[[np.ndarray], np.ndarray]
+    _predict: Callable[..., np.ndarray]  # (image), and for segmentation models (image, tta=bool)
     #: Median equivalent diameter (pixels) of the objects a segmentation model was trained on, from its
     #: ``metrics.json``; ``bioimaging-guide segment --diameter`` rescales images to it. None if unknown.
     object_diameter_px: float | None = None

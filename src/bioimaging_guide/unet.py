@@ -38,7 +38,7 @@ import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
-from tqdm.auto import tqdm
+from tqdm import tqdm  # a bar in the terminal; importing tqdm.auto would warn in every notebook
 
 __all__ = [
     "ConvBlock",
