@@ -125,3 +125,67 @@ def test_stardist_tta_is_equivariant_and_close_to_a_single_pass():
     single, averaged = book.predict(crop), book.predict(crop, tta=True)
     assert averaged.shape == crop.shape and averaged.dtype == np.int32
     assert ev.match(single, averaged, 0.5).f1 > 0.9
+
+
+def test_cellpose_thresholds_default_read_and_refuse_incomplete_files(tmp_path):
+    from bioimaging_guide.segmentation_models import CELLPOSE_DEFAULT_THRESHOLDS, cellpose_thresholds
+
+    assert cellpose_thresholds(tmp_path) == CELLPOSE_DEFAULT_THRESHOLDS
+    (tmp_path / "thresholds.json").write_text('{"cellprob": -1, "flow": 0.7}')
+    assert cellpose_thresholds(tmp_path) == {"cellprob": -1.0, "flow": 0.7}
+    (tmp_path / "thresholds.json").write_text('{"cellprob": -1}')
+    with pytest.raises(ValueError, match=r"lacks \['flow'\].*delete the file"):
+        cellpose_thresholds(tmp_path)
+
+
+@pytest.mark.usefixtures("real_data")
+def test_cellpose_threshold_search_forms_masks_as_cellpose_does_and_is_used_after_saving(tmp_path):
+    import shutil
+
+    from bioimaging_guide import evaluation as ev
+    from bioimaging_guide.common import normalize_percentile
+    from bioimaging_guide.data import load_dsb2018
+    from bioimaging_guide.models import load_model, model_folder
+    from bioimaging_guide.segmentation_models import (
+        CELLPOSE_DEFAULT_THRESHOLDS,
+        _cellpose_masks,
+        _cellpose_model,
+        optimize_cellpose_thresholds,
+    )
+
+    folder = tmp_path / "cellpose-copy"
+    shutil.copytree(model_folder("cellpose-dsb2018"), folder)
+    (folder / "thresholds.json").unlink(missing_ok=True)
+    samples = load_dsb2018("fluorescence", split="val")[:3]
+    images, labels = [s.image for s in samples], [s.labels for s in samples]
+
+    # masks formed from the flows once, at given thresholds, are exactly what Cellpose's eval returns
+    cp, cfg = _cellpose_model(folder)
+    x = normalize_percentile(images[0])
+    for thresholds in (CELLPOSE_DEFAULT_THRESHOLDS, {"cellprob": -2.0, "flow": 0.9}):
+        masks, flows, _ = cp.eval(
+            x,
+            channels=[0, 0],
+            normalize=False,
+            rescale=cfg["rescale"],
+            progress=None,
+            cellprob_threshold=thresholds["cellprob"],
+            flow_threshold=thresholds["flow"],
+        )
+        np.testing.assert_array_equal(_cellpose_masks(flows[1], flows[2], thresholds), masks)
+
+    grid = {"cellprob": (-2.0, 0.0, 2.0), "flow": (0.4, 0.8)}
+    choice = optimize_cellpose_thresholds(folder, images, labels, grid=grid, save=False)
+    assert not (folder / "thresholds.json").exists()
+    assert choice["cellprob"] in grid["cellprob"] + (0.0,) and choice["flow"] in grid["flow"]
+    assert choice["score"] >= choice["default_score"] > 0.3
+
+    # once saved, the loaded model segments with the chosen pair and scores what the search reported
+    optimize_cellpose_thresholds(folder, images, labels, grid=grid)
+    loaded = load_model(folder)
+    assert loaded.thresholds == {"cellprob": choice["cellprob"], "flow": choice["flow"]}
+    preds = [loaded.predict(im) for im in images]
+    accuracy = np.mean([r.accuracy for r in ev.match_dataset(labels, preds, thresh=[0.3, 0.5, 0.7])])
+    assert accuracy == pytest.approx(choice["score"], abs=1e-4)
+    with pytest.raises(ValueError, match="need annotated images"):
+        optimize_cellpose_thresholds(folder, images, labels[:2])

@@ -146,6 +146,7 @@ def _train_cellpose(cfg: dict, folder: Path, verbose: bool) -> tuple[dict, float
         scale_range=cfg["scale_range"],
         diam_mean=cfg["diam_mean"],
         verbose=int(verbose),
+        optimize_thresholds=cfg.get("optimize_thresholds", False),
     )
     return history, seconds
 
@@ -295,8 +296,18 @@ def _cellpose_rows(cfg: dict) -> list[tuple[str, str]]:
             f"Cellpose's random rotations, flips and rescaling (scale range {cfg['scale_range']}; "
             "images at their own scale)",
         ),
-        ("model selection", "weights after the last epoch"),
-        ("weights", "`weights.pt` (PyTorch tensor dictionary, loaded with `weights_only=True`), `config.json`"),
+        (
+            "model selection",
+            "weights after the last epoch; cell-probability and flow-error thresholds chosen on the "
+            "validation images (StarDist's rule: best accuracy averaged over IoU 0.3, 0.5 and 0.7)"
+            if cfg.get("optimize_thresholds")
+            else "weights after the last epoch; Cellpose's default thresholds",
+        ),
+        (
+            "weights",
+            "`weights.pt` (PyTorch tensor dictionary, loaded with `weights_only=True`), `config.json`"
+            + (", `thresholds.json`" if cfg.get("optimize_thresholds") else ""),
+        ),
     ]
 
 

@@ -41,12 +41,15 @@ __all__ = [
     "AUGMENTATION",
     "SegmentationModel",
     "DIHEDRAL",
+    "CELLPOSE_THRESHOLD_GRID",
     "augment",
+    "cellpose_thresholds",
     "dihedral_forward",
     "dihedral_inverse",
     "evaluate_on_split",
     "is_stardist_folder",
     "load_segmentation_model",
+    "optimize_cellpose_thresholds",
     "pad_to_size",
     "ray_permutation",
     "stardist_tta_prediction",
@@ -72,6 +75,17 @@ AUGMENTATION = {
 
 #: Slimmer than Cellpose's default [32, 64, 128, 256] so the weights stay < 10 MB.
 CELLPOSE_NBASE = (16, 32, 64, 128)
+
+#: Cellpose's own defaults: pixels with cell probability (a logit) above ``cellprob`` take part in the
+#: flow dynamics; masks whose flows disagree with the predicted ones by more than ``flow`` are dropped.
+CELLPOSE_DEFAULT_THRESHOLDS = {"cellprob": 0.0, "flow": 0.4}
+
+#: The grid :func:`optimize_cellpose_thresholds` searches: cell-probability thresholds from -3 to 1 in
+#: steps of 0.5 and flow-error thresholds from 0.2 to 1.0 in steps of 0.1 (81 pairs).
+CELLPOSE_THRESHOLD_GRID = {
+    "cellprob": tuple(float(v) for v in np.round(np.arange(-3.0, 1.01, 0.5), 2)),
+    "flow": tuple(float(v) for v in np.round(np.arange(0.2, 1.01, 0.1), 2)),
+}
 
 
 # --------------------------------------------------------------------------- data
@@ -309,13 +323,18 @@ def train_cellpose(
     diam_mean: float = 17.0,
     verbose: int = 0,
     init_from: str | Path | None = None,
+    optimize_thresholds: bool = False,
 ):
     """Train a Cellpose 3 network (by default from scratch, on the DSB fluorescence train split).
 
     Images are used at their own scale (``rescale=False``) with random
     rescaling (``scale_range``) as augmentation, so prediction needs no size
     model. The model folder ``out_dir/name`` gets ``weights.pt`` and
-    ``config.json``. Returns (that folder, {"train_loss", "val_loss"}, seconds).
+    ``config.json``; with ``optimize_thresholds`` also ``thresholds.json``, the
+    cell-probability and flow-error thresholds chosen on the validation images
+    by :func:`optimize_cellpose_thresholds` (otherwise Cellpose's defaults apply).
+    Returns (that folder, {"train_loss", "val_loss"}, seconds); the seconds
+    include the threshold search.
     """
     import torch
     from cellpose import train
@@ -379,6 +398,9 @@ def train_cellpose(
         )
     )
     shutil.rmtree(work, ignore_errors=True)
+    if optimize_thresholds:
+        optimize_cellpose_thresholds(final, xv, yv)
+        seconds = time.perf_counter() - start
     losses = {"train_loss": [float(v) for v in train_losses], "val_loss": [float(v) for v in test_losses]}
     return final, losses, seconds
 
@@ -547,7 +569,8 @@ def _load_stardist(path: Path) -> SegmentationModel:
     return SegmentationModel(path.name, "stardist", predict)
 
 
-def _load_cellpose(path: Path) -> SegmentationModel:
+def _cellpose_model(path: Path):
+    """A Cellpose 3 ``CellposeModel`` holding the book network saved in ``path``, and the folder's config."""
     import torch
     from cellpose import models
 
@@ -559,15 +582,117 @@ def _load_cellpose(path: Path) -> SegmentationModel:
     net.eval()
     model.net = net
     model.diam_labels = float(net.diam_labels.item())
+    return model, cfg
+
+
+def cellpose_thresholds(path: str | Path) -> dict:
+    """The thresholds a Cellpose model folder uses: its ``thresholds.json`` if present, else Cellpose's defaults."""
+    file = Path(path) / "thresholds.json"
+    if not file.is_file():
+        return dict(CELLPOSE_DEFAULT_THRESHOLDS)
+    saved = json.loads(file.read_text())
+    missing = sorted(set(CELLPOSE_DEFAULT_THRESHOLDS) - set(saved))
+    if missing:
+        raise ValueError(f"{file} lacks {missing}; delete the file to use Cellpose's defaults")
+    return {k: float(saved[k]) for k in CELLPOSE_DEFAULT_THRESHOLDS}
+
+
+def _cellpose_masks(dP: np.ndarray, cellprob: np.ndarray, thresholds: dict) -> np.ndarray:
+    """Cellpose's masks from its flows and cell probability (as ``CellposeModel.eval`` forms them at scale 1)."""
+    import torch
+    from cellpose import dynamics
+
+    masks = dynamics.resize_and_compute_masks(
+        dP,
+        cellprob,
+        niter=200,
+        cellprob_threshold=thresholds["cellprob"],
+        flow_threshold=thresholds["flow"],
+        interp=True,
+        min_size=15,
+        max_size_fraction=0.4,
+        device=torch.device("cpu"),
+    )
+    return np.asarray(masks, dtype=np.int32)
+
+
+def optimize_cellpose_thresholds(
+    path: str | Path,
+    images: Sequence[np.ndarray],
+    labels: Sequence[np.ndarray],
+    grid: dict | None = None,
+    iou_thresholds: Sequence[float] = (0.3, 0.5, 0.7),
+    save: bool = True,
+) -> dict:
+    """Choose a Cellpose model's cell-probability and flow-error thresholds on annotated (validation) images.
+
+    The rule is StarDist's own (``optimize_thresholds``): maximise the accuracy TP / (TP + FP + FN),
+    pooled over the images and averaged over IoU thresholds 0.3, 0.5 and 0.7. The network runs once
+    per image; only the mask formation is repeated for each pair in ``grid`` (default
+    :data:`CELLPOSE_THRESHOLD_GRID`). Ties keep Cellpose's defaults, then the first pair in the grid.
+    With ``save`` the choice is written to ``path/thresholds.json``, which the loaded model then uses.
+    Returns ``{"cellprob", "flow", "score", "default_score"}``.
+    """
+    from . import evaluation as ev
+
+    path = Path(path)
+    if len(images) == 0 or len(images) != len(labels):
+        raise ValueError(
+            f"need annotated images to choose thresholds on: got {len(images)} images and {len(labels)} label images"
+        )
+    grid = dict(CELLPOSE_THRESHOLD_GRID if grid is None else grid)
+    model, cfg = _cellpose_model(path)
+    flows = []
+    for x in images:
+        _masks, out, _styles = model.eval(
+            normalize_percentile(np.asarray(x)),
+            channels=[0, 0],
+            normalize=False,
+            rescale=cfg["rescale"],
+            progress=None,
+            compute_masks=False,
+        )
+        flows.append((out[1], out[2]))
+    gts = [np.asarray(y) for y in labels]
+
+    def score(thresholds):
+        preds = [_cellpose_masks(d, c, thresholds) for d, c in flows]
+        return float(np.mean([r.accuracy for r in ev.match_dataset(gts, preds, thresh=list(iou_thresholds))]))
+
+    default_score = score(CELLPOSE_DEFAULT_THRESHOLDS)
+    best, best_score = dict(CELLPOSE_DEFAULT_THRESHOLDS), default_score
+    for cellprob in grid["cellprob"]:
+        for flow in grid["flow"]:
+            candidate = {"cellprob": float(cellprob), "flow": float(flow)}
+            value = score(candidate)
+            if value > best_score + 1e-12:
+                best, best_score = candidate, value
+    if save:
+        (path / "thresholds.json").write_text(json.dumps(best) + "\n")
+    return {**best, "score": round(best_score, 4), "default_score": round(default_score, 4)}
+
+
+def _load_cellpose(path: Path) -> SegmentationModel:
+    model, cfg = _cellpose_model(path)
+    thresholds = cellpose_thresholds(path)
 
     def predict(x, tta=False):
-        # Cellpose's own test-time augmentation: overlapping tiles, flipped, averaged where they overlap
+        # tta: Cellpose's own test-time augmentation (overlapping tiles, flipped, averaged where they overlap)
         masks, _flows, _styles = model.eval(
-            x, channels=[0, 0], normalize=False, rescale=cfg["rescale"], progress=None, augment=tta
+            x,
+            channels=[0, 0],
+            normalize=False,
+            rescale=cfg["rescale"],
+            progress=None,
+            augment=tta,
+            cellprob_threshold=thresholds["cellprob"],
+            flow_threshold=thresholds["flow"],
         )
         return masks
 
-    return SegmentationModel(path.name, "cellpose", predict)
+    segmenter = SegmentationModel(path.name, "cellpose", predict)
+    segmenter.thresholds = thresholds
+    return segmenter
 
 
 # --------------------------------------------------------------------------- evaluation
