@@ -31,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .common import LoadedModel, normalize_percentile, quiet, seed_everything
+from .common import LoadedModel, normalize_percentile, quiet, seed_everything, write_atomic
 
 # PyTorch 2.11 warns "Sparse invariant checks are implicitly disabled" from inside Cellpose 3;
 # it concerns Cellpose's internals, not the reader's images, so it stays out of outputs.
@@ -640,6 +640,9 @@ def optimize_cellpose_thresholds(
         raise ValueError(
             f"need annotated images to choose thresholds on: got {len(images)} images and {len(labels)} label images"
         )
+    shapes = sorted({np.shape(x) for x in images if np.ndim(x) != 2})
+    if shapes:
+        raise ValueError(f"choose thresholds on 2D grey images (as the model segments them); got shapes {shapes}")
     grid = dict(CELLPOSE_THRESHOLD_GRID if grid is None else grid)
     model, cfg = _cellpose_model(path)
     flows = []
@@ -668,7 +671,7 @@ def optimize_cellpose_thresholds(
             if value > best_score + 1e-12:
                 best, best_score = candidate, value
     if save:
-        (path / "thresholds.json").write_text(json.dumps(best) + "\n")
+        write_atomic(path / "thresholds.json", lambda tmp: Path(tmp).write_text(json.dumps(best) + "\n"))
     return {**best, "score": round(best_score, 4), "default_score": round(default_score, 4)}
 
 
