@@ -189,5 +189,5 @@ def test_cellpose_threshold_search_forms_masks_as_cellpose_does_and_is_used_afte
     assert accuracy == pytest.approx(choice["score"], abs=1e-4)
     with pytest.raises(ValueError, match="need annotated images"):
         optimize_cellpose_thresholds(folder, images, labels[:2])
-    with pytest.raises(ValueError, match="2D grey images"):
-        optimize_cellpose_thresholds(folder, [np.stack([images[0]] * 3, axis=-1)], labels[:1])
+    with pytest.raises(ValueError, match=r"segments 2D images .* got shape \(2, "):
+        optimize_cellpose_thresholds(folder, [np.stack([images[0]] * 2)], labels[:1])

@@ -49,6 +49,7 @@ __all__ = [
     "evaluate_on_split",
     "is_stardist_folder",
     "load_segmentation_model",
+    "network_input",
     "optimize_cellpose_thresholds",
     "pad_to_size",
     "ray_permutation",
@@ -488,6 +489,18 @@ def stardist_tta_prediction(model, x: np.ndarray, n_tiles: tuple[int, int] = (1,
 # --------------------------------------------------------------------------- loaded models
 
 
+def network_input(image: np.ndarray, name: str = "the model") -> np.ndarray:
+    """A 2D image (H × W, or H × W × 3 RGB, averaged to grey) checked and normalised as the models take it."""
+    image = np.asarray(image)
+    if image.ndim == 3 and image.shape[-1] in (3, 4):
+        image = image[..., :3].astype(np.float32).mean(axis=-1)
+    if image.ndim != 2:
+        raise ValueError(f"{name} segments 2D images (H x W or H x W x 3), got shape {image.shape}")
+    if image.size == 0 or min(image.shape) < 8:
+        raise ValueError(f"image of shape {image.shape} is too small to segment")
+    return normalize_percentile(image)
+
+
 class SegmentationModel(LoadedModel):
     """A loaded segmentation model: ``predict(image)`` returns an int32 label image."""
 
@@ -501,15 +514,7 @@ class SegmentationModel(LoadedModel):
         its own augmentation (tiles overlapping by half, each flipped one of four ways, averaged where
         they overlap). Several times slower; check on annotated images of your own whether it helps.
         """
-        image = np.asarray(image)
-        if image.ndim == 3 and image.shape[-1] in (3, 4):
-            image = image[..., :3].astype(np.float32).mean(axis=-1)
-        if image.ndim != 2:
-            raise ValueError(f"{self.name} segments 2D images (H x W or H x W x 3), got shape {image.shape}")
-        if image.size == 0 or min(image.shape) < 8:
-            raise ValueError(f"image of shape {image.shape} is too small to segment")
-        x = normalize_percentile(image)
-        labels = self._predict(x, tta=tta)
+        labels = self._predict(network_input(image, self.name), tta=tta)
         return np.asarray(labels, dtype=np.int32)
 
 
@@ -640,15 +645,12 @@ def optimize_cellpose_thresholds(
         raise ValueError(
             f"need annotated images to choose thresholds on: got {len(images)} images and {len(labels)} label images"
         )
-    shapes = sorted({np.shape(x) for x in images if np.ndim(x) != 2})
-    if shapes:
-        raise ValueError(f"choose thresholds on 2D grey images (as the model segments them); got shapes {shapes}")
     grid = dict(CELLPOSE_THRESHOLD_GRID if grid is None else grid)
     model, cfg = _cellpose_model(path)
     flows = []
     for x in images:
         _masks, out, _styles = model.eval(
-            normalize_percentile(np.asarray(x)),
+            network_input(x, path.name),
             channels=[0, 0],
             normalize=False,
             rescale=cfg["rescale"],
