@@ -303,6 +303,31 @@ def test_denoise_round_trip_on_a_real_image(tmp_path, capsys, noisy_crop, model)
     assert score(restored, ref)["psnr"] > score(low.astype(float), ref)["psnr"] + 3
 
 
+def test_denoise_tta_averages_the_eight_turned_copies(tmp_path, capsys, noisy_crop):
+    from bioimaging_guide.common import DIHEDRAL, dihedral_forward, dihedral_inverse
+    from bioimaging_guide.models import load_model
+    from bioimaging_guide.restoration import score
+
+    low, high = noisy_crop
+    tifffile.imwrite(tmp_path / "mito.tif", low)
+    code, out = run(
+        ["denoise", tmp_path / "mito.tif", "--tta", "--model", "n2v-gigadb", "-o", tmp_path / "out"], capsys
+    )
+    assert code == 0, out
+    restored = tifffile.imread(tmp_path / "out" / "mito.tif")
+    model = load_model("n2v-gigadb")
+    single = model.predict(low)
+    # the CLI's result is the mean of the eight single passes, each turned back
+    by_hand = np.mean([dihedral_inverse(model.predict(dihedral_forward(low, t)), t) for t in DIHEDRAL], axis=0)
+    np.testing.assert_allclose(restored, by_hand, rtol=1e-4, atol=1e-3 * float(np.ptp(low)))
+    assert not np.allclose(restored, single, atol=1e-3 * float(np.ptp(low)))
+    # averaging is equivariant: restoring the flipped image gives the flipped result
+    flipped = model.predict(low[:, ::-1].copy(), tta=True)
+    np.testing.assert_allclose(flipped, restored[:, ::-1], rtol=1e-4, atol=1e-3 * float(np.ptp(low)))
+    ref = high / 255.0
+    assert score(restored, ref)["psnr"] > score(single, ref)["psnr"]
+
+
 @pytest.mark.parametrize(
     "case, message",
     [

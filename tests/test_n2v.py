@@ -29,11 +29,42 @@ def test_mask_statistics():
     assert ys.min() < 10 and ys.max() > 53 and xs.min() < 10 and xs.max() > 53
 
 
+def test_median_replacement_is_the_median_of_the_window_without_the_centre():
+    g = torch.Generator().manual_seed(2)
+    batch = torch.rand(4, 1, 32, 32, generator=g)
+    masked, mask = blind_spot_mask(batch, fraction=0.02, radius=1, generator=g, replacement="median")
+    assert torch.equal(masked[mask == 0], batch[mask == 0])
+    n, _, ys, xs = torch.nonzero(mask, as_tuple=True)
+    checked = 0
+
+    def reflect(k):  # -1 -> 1 and 32 -> 30
+        return abs(k) if k < 32 else 62 - k
+
+    for i, y, x in zip(n.tolist(), ys.tolist(), xs.tolist()):
+        values = [
+            float(batch[i, 0, reflect(y + dy), reflect(x + dx)])
+            for dy in (-1, 0, 1)
+            for dx in (-1, 0, 1)
+            if (dy, dx) != (0, 0)
+        ]
+        expected = sorted(values)[3]  # torch's median of 8 values is the lower middle one
+        assert float(masked[i, 0, y, x]) == pytest.approx(expected)
+        checked += 1
+    assert checked == int(mask.sum()) > 50
+    # on a constant image with one bright pixel, the median never copies that pixel into its neighbours
+    spike = torch.zeros(1, 1, 16, 16)
+    spike[0, 0, 8, 8] = 1.0
+    masked, mask = blind_spot_mask(spike, fraction=0.5, radius=2, generator=g, replacement="median")
+    assert float(masked[mask == 1].max()) == 0.0
+
+
 def test_mask_rejects_bad_input():
     with pytest.raises(ValueError):
         blind_spot_mask(torch.zeros(2, 64, 64))
     with pytest.raises(ValueError):
         blind_spot_mask(torch.zeros(2, 1, 8, 8), fraction=0)
+    with pytest.raises(ValueError, match="replacement must be one of"):
+        blind_spot_mask(torch.zeros(2, 1, 8, 8), replacement="mean")
 
 
 def test_loss_counts_only_masked_pixels():

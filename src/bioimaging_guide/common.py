@@ -29,9 +29,13 @@ from dataclasses import dataclass
 import numpy as np
 
 __all__ = [
+    "DIHEDRAL",
     "NETWORK_PERCENTILES",
     "LoadedModel",
     "atomic_folder",
+    "dihedral_average",
+    "dihedral_forward",
+    "dihedral_inverse",
     "environment_summary",
     "normalize_percentile",
     "quiet",
@@ -260,3 +264,44 @@ def atomic_folder(target: str | os.PathLike) -> Iterator:
         work.rename(target)
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+# --------------------------------------------------------------------------- test-time augmentation
+
+#: The eight flips and 90° rotations of a square, as (transpose, flip rows, flip columns), applied in that
+#: order; the first is the identity. Test-time augmentation averages a network's outputs over all eight.
+DIHEDRAL: tuple[tuple[bool, bool, bool], ...] = tuple(
+    (t, fy, fx) for t in (False, True) for fy in (False, True) for fx in (False, True)
+)
+
+
+def dihedral_forward(image: np.ndarray, t: tuple[bool, bool, bool]) -> np.ndarray:
+    """``image`` (rows and columns first) transposed and/or flipped as ``t`` says (see :data:`DIHEDRAL`)."""
+    transpose, flip_rows, flip_cols = t
+    out = np.swapaxes(image, 0, 1) if transpose else image
+    if flip_rows:
+        out = out[::-1]
+    if flip_cols:
+        out = out[:, ::-1]
+    return np.ascontiguousarray(out)
+
+
+def dihedral_inverse(image: np.ndarray, t: tuple[bool, bool, bool]) -> np.ndarray:
+    """Undo :func:`dihedral_forward`: ``dihedral_inverse(dihedral_forward(x, t), t)`` is ``x``."""
+    transpose, flip_rows, flip_cols = t
+    out = image[:, ::-1] if flip_cols else image
+    if flip_rows:
+        out = out[::-1]
+    if transpose:
+        out = np.swapaxes(out, 0, 1)
+    return np.ascontiguousarray(out)
+
+
+def dihedral_average(predict, image: np.ndarray) -> np.ndarray:
+    """Test-time augmentation for outputs that are images: ``predict`` applied to the eight :data:`DIHEDRAL`
+    copies of ``image``, each result turned back, and the eight averaged (float32).
+
+    ``predict`` must return an array whose first two axes are those of its input (e.g. a restored image).
+    """
+    outputs = [dihedral_inverse(np.asarray(predict(dihedral_forward(image, t))), t) for t in DIHEDRAL]
+    return np.mean(outputs, axis=0, dtype=np.float64).astype(np.float32)

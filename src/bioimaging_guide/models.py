@@ -202,6 +202,7 @@ def _train_n2v(cfg: dict, folder: Path, verbose: bool) -> tuple[dict, float]:
         learning_rate=cfg["learning_rate"],
         fraction=cfg["fraction"],
         radius=cfg["radius"],
+        replacement=cfg.get("replacement", "neighbour"),
         depth=cfg["depth"],
         base_channels=cfg["base_channels"],
         seed=cfg["seed"],
@@ -348,8 +349,13 @@ def _n2v_rows(cfg: dict) -> list[tuple[str, str]]:
         ),
         (
             "blind spot",
-            f"{cfg['fraction'] * 100:g} % of the pixels of every patch replaced by a random neighbour "
-            f"within {cfg['radius']} px; loss: squared error at those pixels only",
+            f"{cfg['fraction'] * 100:g} % of the pixels of every patch replaced by "
+            + (
+                f"the median of their neighbours within {cfg['radius']} px (N2V2 sampling)"
+                if cfg.get("replacement", "neighbour") == "median"
+                else f"a random neighbour within {cfg['radius']} px"
+            )
+            + "; loss: squared error at those pixels only",
         ),
         ("augmentation", "random 90° rotations and flips"),
         ("model selection", f"weights with the lowest validation loss, checked every {cfg['eval_every']} steps"),

@@ -13,6 +13,7 @@ only**. It cannot learn the noise (unpredictable), so the best it can do is
 predict the signal: a denoised image. The trick that stops the network from
 simply copying the input pixel is the **blind spot**: in every training patch
 a few pixels are *masked*, i.e. replaced by the value of a random neighbour
+or, as in N2V2 and the shipped model, by the median of their neighbours
 (:func:`blind_spot_mask`), and the loss is computed **only at those pixels**,
 comparing the prediction with the original noisy value (:func:`masked_mse`).
 No clean image is ever needed.
@@ -45,15 +46,27 @@ __all__ = [
 ]
 
 
+REPLACEMENTS = ("neighbour", "median")
+
+
 def blind_spot_mask(
-    batch: torch.Tensor, fraction: float = 0.01, radius: int = 2, generator: torch.Generator | None = None
+    batch: torch.Tensor,
+    fraction: float = 0.01,
+    radius: int = 2,
+    generator: torch.Generator | None = None,
+    replacement: str = "neighbour",
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Hide a few pixels of every image in ``batch`` behind a blind spot.
 
     The image is divided into boxes of about ``1/sqrt(fraction)`` pixels
     side; in each box one random pixel is chosen (so the masked pixels are
     spread evenly, about ``fraction`` of all pixels) and its value is
-    replaced by that of a random *other* pixel within ``radius`` pixels.
+    replaced by that of a random *other* pixel within ``radius`` pixels
+    (``replacement="neighbour"``, Noise2Void's original rule) or by the
+    median of the window without the pixel itself (``"median"``, the
+    sampling of N2V2, Höck et al. 2022: the replacement never copies one
+    particular neighbour, which the original rule can teach the network to
+    exploit, giving checkerboard artefacts).
 
     Parameters
     ----------
@@ -64,6 +77,8 @@ def blind_spot_mask(
         percent; more masked pixels give more training signal per step).
     radius
         Neighbourhood from which replacement values are drawn (2: a 5×5 window).
+    replacement
+        ``"neighbour"`` or ``"median"`` (see above).
 
     Returns
     -------
@@ -75,6 +90,10 @@ def blind_spot_mask(
         raise ValueError(f"expected a batch of shape (N, 1, H, W), got {tuple(batch.shape)}")
     if not 0 < fraction < 1:
         raise ValueError("fraction must be between 0 and 1")
+    if replacement not in REPLACEMENTS:
+        raise ValueError(f"replacement must be one of {REPLACEMENTS}, got {replacement!r}")
+    if radius < 1:
+        raise ValueError(f"radius must be at least 1 pixel, got {radius}")
     n, _, h, w = batch.shape
     box = max(int(round(1 / np.sqrt(fraction))), 1)
     ys = torch.arange(0, h, box)
@@ -89,19 +108,32 @@ def blind_spot_mask(
     offsets = torch.tensor(
         [(dy, dx) for dy in range(-radius, radius + 1) for dx in range(-radius, radius + 1) if (dy, dx) != (0, 0)]
     )
-    choice = offsets[torch.randint(len(offsets), (n, k), generator=generator)]
-    sy = (py + choice[..., 0]).clamp(0, h - 1)
-    sx = (px + choice[..., 1]).clamp(0, w - 1)
-    # at the border, clamping can land back on the pixel itself: mirror the offset instead
-    same = (sy == py) & (sx == px)
-    sy = torch.where(same, (py - choice[..., 0]).clamp(0, h - 1), sy)
-    sx = torch.where(same, (px - choice[..., 1]).clamp(0, w - 1), sx)
     idx = torch.arange(n)[:, None].expand(n, k)
     masked = batch.clone()
-    masked[idx, 0, py, px] = batch[idx, 0, sy, sx]
+    if replacement == "neighbour":
+        choice = offsets[torch.randint(len(offsets), (n, k), generator=generator)]
+        sy = (py + choice[..., 0]).clamp(0, h - 1)
+        sx = (px + choice[..., 1]).clamp(0, w - 1)
+        # at the border, clamping can land back on the pixel itself: mirror the offset instead
+        same = (sy == py) & (sx == px)
+        sy = torch.where(same, (py - choice[..., 0]).clamp(0, h - 1), sy)
+        sx = torch.where(same, (px - choice[..., 1]).clamp(0, w - 1), sx)
+        masked[idx, 0, py, px] = batch[idx, 0, sy, sx]
+    else:
+        # every window pixel but the centre; at the border, mirrored back inside the image
+        sy = _mirror(py[..., None] + offsets[:, 0], h)
+        sx = _mirror(px[..., None] + offsets[:, 1], w)
+        window = batch[idx[..., None], 0, sy, sx]
+        masked[idx, 0, py, px] = window.median(dim=-1).values
     mask = torch.zeros_like(batch)
     mask[idx, 0, py, px] = 1.0
     return masked, mask
+
+
+def _mirror(index: torch.Tensor, size: int) -> torch.Tensor:
+    """Reflect indices that fall outside ``0 … size-1`` back inside (without repeating the edge pixel)."""
+    index = torch.where(index < 0, -index, index)
+    return torch.where(index > size - 1, 2 * (size - 1) - index, index).clamp(0, size - 1)
 
 
 def masked_mse(prediction: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -132,6 +164,7 @@ def train_n2v(
     learning_rate: float = 4e-4,
     fraction: float = 0.01,
     radius: int = 2,
+    replacement: str = "neighbour",
     depth: int = 2,
     base_channels: int = 32,
     seed: int = 0,
@@ -149,7 +182,7 @@ def train_n2v(
     steps, batch_size, learning_rate
         Number of optimisation steps (Adam), patches per step, step size; the
         learning rate is halved at 50 % and 75 % of the steps.
-    fraction, radius
+    fraction, radius, replacement
         Blind-spot settings, see :func:`blind_spot_mask`.
     depth, base_channels
         Size of the :class:`~bioimaging_guide.unet.UNet`.
@@ -179,13 +212,13 @@ def train_n2v(
 
     def next_batch():
         batch = augment_batch(x[torch.randint(len(x), (batch_size,), generator=gen)], gen)
-        inputs, mask = blind_spot_mask(batch, fraction, radius, gen)
+        inputs, mask = blind_spot_mask(batch, fraction, radius, gen, replacement)
         return inputs, (batch, mask)
 
     validate = None
     if val_patches is not None:
         v = torch.as_tensor(np.asarray(val_patches, np.float32))[:, None]
-        v_inputs, v_mask = blind_spot_mask(v, fraction, radius, torch.Generator().manual_seed(seed + 1))
+        v_inputs, v_mask = blind_spot_mask(v, fraction, radius, torch.Generator().manual_seed(seed + 1), replacement)
 
         def validate(net):
             return masked_mse(net(v_inputs), v, v_mask)

@@ -31,7 +31,16 @@ from pathlib import Path
 
 import numpy as np
 
-from .common import LoadedModel, normalize_percentile, quiet, seed_everything, write_atomic
+from .common import (
+    DIHEDRAL,
+    LoadedModel,
+    dihedral_forward,
+    dihedral_inverse,
+    normalize_percentile,
+    quiet,
+    seed_everything,
+    write_atomic,
+)
 
 # PyTorch 2.11 warns "Sparse invariant checks are implicitly disabled" from inside Cellpose 3;
 # it concerns Cellpose's internals, not the reader's images, so it stays out of outputs.
@@ -407,34 +416,6 @@ def train_cellpose(
 
 
 # --------------------------------------------------------------------------- test-time augmentation
-
-#: The eight flips and 90° rotations of a square, as (transpose, flip rows, flip columns), applied in that
-#: order; the first is the identity. Test-time augmentation averages a network's outputs over all eight.
-DIHEDRAL: tuple[tuple[bool, bool, bool], ...] = tuple(
-    (t, fy, fx) for t in (False, True) for fy in (False, True) for fx in (False, True)
-)
-
-
-def dihedral_forward(image: np.ndarray, t: tuple[bool, bool, bool]) -> np.ndarray:
-    """``image`` (rows and columns first) transposed and/or flipped as ``t`` says (see :data:`DIHEDRAL`)."""
-    transpose, flip_rows, flip_cols = t
-    out = np.swapaxes(image, 0, 1) if transpose else image
-    if flip_rows:
-        out = out[::-1]
-    if flip_cols:
-        out = out[:, ::-1]
-    return np.ascontiguousarray(out)
-
-
-def dihedral_inverse(image: np.ndarray, t: tuple[bool, bool, bool]) -> np.ndarray:
-    """Undo :func:`dihedral_forward`: ``dihedral_inverse(dihedral_forward(x, t), t)`` is ``x``."""
-    transpose, flip_rows, flip_cols = t
-    out = image[:, ::-1] if flip_cols else image
-    if flip_rows:
-        out = out[::-1]
-    if transpose:
-        out = np.swapaxes(out, 0, 1)
-    return np.ascontiguousarray(out)
 
 
 def ray_permutation(n_rays: int, t: tuple[bool, bool, bool]) -> np.ndarray:
