@@ -120,20 +120,17 @@ def blind_spot_mask(
         sx = torch.where(same, (px - choice[..., 1]).clamp(0, w - 1), sx)
         masked[idx, 0, py, px] = batch[idx, 0, sy, sx]
     else:
-        # every window pixel but the centre; at the border, mirrored back inside the image
-        sy = _mirror(py[..., None] + offsets[:, 0], h)
-        sx = _mirror(px[..., None] + offsets[:, 1], w)
-        window = batch[idx[..., None], 0, sy, sx]
+        # every window pixel but the centre; at the border, the image mirrored (without repeating the edge)
+        if radius >= min(h, w):
+            raise ValueError(f"radius {radius} needs images larger than {radius} pixels, got {h} × {w}")
+        padded = torch.nn.functional.pad(batch, (radius,) * 4, mode="reflect")
+        window = padded[
+            idx[..., None], 0, py[..., None] + radius + offsets[:, 0], px[..., None] + radius + offsets[:, 1]
+        ]
         masked[idx, 0, py, px] = window.median(dim=-1).values
     mask = torch.zeros_like(batch)
     mask[idx, 0, py, px] = 1.0
     return masked, mask
-
-
-def _mirror(index: torch.Tensor, size: int) -> torch.Tensor:
-    """Reflect indices that fall outside ``0 … size-1`` back inside (without repeating the edge pixel)."""
-    index = torch.where(index < 0, -index, index)
-    return torch.where(index > size - 1, 2 * (size - 1) - index, index).clamp(0, size - 1)
 
 
 def masked_mse(prediction: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
