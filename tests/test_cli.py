@@ -478,6 +478,20 @@ def test_train_on_own_images_writes_a_model_that_segment_uses(tmp_path, capsys, 
     assert code == 2 and "--overwrite" in text
 
 
+def test_train_stardist_on_images_smaller_than_its_training_patch(tmp_path, capsys, real):
+    """Training and validation images smaller than the 128-pixel patch are padded, not refused by StarDist."""
+    from dataclasses import replace
+
+    small = [replace(s, image=s.image[:110, :100], labels=s.labels[:110, :100]) for s in list(real.values())[:3]]
+    images, labels = write_pairs(tmp_path, small)
+    out = tmp_path / "small-model"
+    quick = ["--set", "epochs=1", "--set", "steps_per_epoch=2"]
+    code, text = run(["train", "stardist", "--images", images, "--labels", labels, "--output", out, *quick], capsys)
+    assert code == 0, text
+    assert json.loads((out / "training.json").read_text())["split"]["validation"]  # a validation image was used
+    assert load_model(out).predict(small[0].image).shape == (110, 100)
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [

@@ -243,6 +243,8 @@ def train_stardist(
     yv = [fill_label_holes(y) for y in yv]
     patch = tuple(config.get("train_patch_size") or (128, 128))
     xt, yt = zip(*[pad_to_size(x, y, patch) for x, y in zip(xt, yt)])
+    # the validation loss is computed on patches too; thresholds are optimised on the unpadded images
+    xv_patches, yv_patches = zip(*[pad_to_size(x, y, patch) for x, y in zip(xv, yv)])
     rng = np.random.default_rng(seed)
     aug = {**AUGMENTATION, **(augmentation or {})}
     out_dir = Path(out_dir)
@@ -280,7 +282,7 @@ def train_stardist(
         history = model.train(
             xt,
             yt,
-            validation_data=(xv, yv),
+            validation_data=(xv_patches, yv_patches),
             augmenter=augmenter,
             epochs=epochs,
             steps_per_epoch=steps_per_epoch,
