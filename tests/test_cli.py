@@ -479,7 +479,7 @@ def test_train_on_own_images_writes_a_model_that_segment_uses(tmp_path, capsys, 
 
 
 def test_train_stardist_on_images_smaller_than_its_training_patch(tmp_path, capsys, real):
-    """Training and validation images smaller than the 128-pixel patch are padded, not refused by StarDist."""
+    """Training and validation images smaller than the model's training patch are padded, not refused by StarDist."""
     from dataclasses import replace
 
     small = [replace(s, image=s.image[:110, :100], labels=s.labels[:110, :100]) for s in list(real.values())[:3]]
@@ -490,6 +490,17 @@ def test_train_stardist_on_images_smaller_than_its_training_patch(tmp_path, caps
     assert code == 0, text
     assert json.loads((out / "training.json").read_text())["split"]["validation"]  # a validation image was used
     assert load_model(out).predict(small[0].image).shape == (110, 100)
+    # fine-tuning keeps the starting model's patch size (here 160 px), and the images are padded to that size
+    from bioimaging_guide.segmentation_models import train_stardist
+
+    data = ([s.image for s in small[:2]], [s.labels for s in small[:2]], [small[2].image], [small[2].labels])
+    wide = dict(epochs=1, steps_per_epoch=1, optimize_thresholds=False, train_patch_size=(160, 160))
+    train_stardist(tmp_path, name="wide", data=data, **wide)
+    tuned = tmp_path / "tuned-model"
+    args = ["train", "stardist", "--images", images, "--labels", labels, "--output", tuned, "--from", tmp_path / "wide"]
+    code, text = run([*args, *quick], capsys)
+    assert code == 0, text
+    assert load_model(tuned).predict(small[0].image).shape == (110, 100)
 
 
 @pytest.mark.parametrize(

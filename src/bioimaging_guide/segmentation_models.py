@@ -241,10 +241,6 @@ def train_stardist(
     xt, yt, xv, yv = training_data() if data is None else data
     yt = [fill_label_holes(y) for y in yt]
     yv = [fill_label_holes(y) for y in yv]
-    patch = tuple(config.get("train_patch_size") or (128, 128))
-    xt, yt = zip(*[pad_to_size(x, y, patch) for x, y in zip(xt, yt)])
-    # the validation loss is computed on patches too; thresholds are optimised on the unpadded images
-    xv_patches, yv_patches = zip(*[pad_to_size(x, y, patch) for x, y in zip(xv, yv)])
     rng = np.random.default_rng(seed)
     aug = {**AUGMENTATION, **(augmentation or {})}
     out_dir = Path(out_dir)
@@ -264,6 +260,12 @@ def train_stardist(
         if learning_rate is not None:
             config["train_learning_rate"] = learning_rate
         model = StarDist2D(stardist_config(epochs, steps_per_epoch, **config), name=name, basedir=str(out_dir))
+
+    # StarDist draws patches of the model's own size (a fine-tuned model keeps its patch size) from the training
+    # and validation images alike, so both are padded to it; thresholds are optimised on the unpadded images
+    patch = tuple(model.config.train_patch_size)
+    xt, yt = zip(*[pad_to_size(x, y, patch) for x, y in zip(xt, yt)])
+    xv_patches, yv_patches = zip(*[pad_to_size(x, y, patch) for x, y in zip(xv, yv)])
 
     def augmenter(x, y):
         return augment(
